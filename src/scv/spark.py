@@ -1,0 +1,60 @@
+"""Building Spark sessions with Delta and Splink's similarity functions on the classpath.
+
+The jars come from a project-local cache filled at set-up (``make jars``); nothing is downloaded
+here. Callers build a session once and pass it to the functions that need it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+from pyspark.sql import SparkSession
+
+from scv.config import Settings
+
+
+class MissingJarsError(RuntimeError):
+    pass
+
+
+def required_jars(settings: Settings) -> list[str]:
+    """Delta's jars from the local cache plus Splink's similarity UDF jar from its wheel."""
+    from splink.backends.spark import similarity_jar_location
+
+    delta_jars = sorted(glob.glob(os.path.join(settings.jars_dir, "delta-*.jar")))
+    if not any(os.path.basename(j).startswith("delta-spark_") for j in delta_jars):
+        raise MissingJarsError(
+            f"Delta jars not found in {settings.jars_dir}: run `make jars` (mvn copies them from "
+            "Maven Central using build/jars/pom.xml)"
+        )
+    return delta_jars + [similarity_jar_location()]
+
+
+def build_spark_session(settings: Settings, app_name: str = "scv", **conf: str) -> SparkSession:
+    """A Spark session with Delta enabled, tuned for the configured master.
+
+    ``getOrCreate`` semantics: a session already running in this process is reused (its static
+    configuration cannot change), so tests and in-process DAG runs share one JVM.
+    """
+    builder = (
+        SparkSession.builder.master(settings.spark_master)
+        .appName(app_name)
+        .config("spark.jars", ",".join(required_jars(settings)))
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.driver.memory", settings.driver_memory)
+        .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
+        .config("spark.sql.warehouse.dir", os.path.join(settings.artifacts_dir, "spark-warehouse"))
+    )
+    for key, value in {**settings.extra_spark_conf, **conf}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

@@ -1,0 +1,51 @@
+"""Shared fixtures: one small local Spark session (Delta + Splink jars) for the whole run.
+
+Each test that writes tables gets its own lakehouse and landing folders under ``tmp_path`` via
+``settings``; the session itself is shared because starting a JVM costs seconds.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from scv.config import Settings
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    from scv.spark import build_spark_session
+
+    base = Settings.from_env()
+    settings = base.with_overrides(
+        spark_master="local[2]",
+        shuffle_partitions=2,
+        driver_memory="3g",
+        artifacts_dir=str(tmp_path_factory.mktemp("spark-artifacts")),
+    )
+    session = build_spark_session(settings, app_name="scv-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Settings pointing landing, lakehouse and artifacts at this test's own folders."""
+    base = Settings.from_env()
+    return base.with_overrides(
+        landing_root=str(tmp_path / "landing"),
+        lakehouse_root=str(tmp_path / "lakehouse"),
+        artifacts_dir=str(tmp_path / "artifacts"),
+        spark_master="local[2]",
+        shuffle_partitions=2,
+    )
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test by the folder it lives in, so a test's cost is visible (-m unit, ...)."""
+    for item in items:
+        parts = os.path.normpath(str(item.fspath)).split(os.sep)
+        for marker in ("unit", "spark", "e2e", "dags"):
+            if marker in parts:
+                item.add_marker(marker)
