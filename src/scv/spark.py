@@ -51,6 +51,8 @@ def build_spark_session(settings: Settings, app_name: str = "scv", **conf: str) 
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.databricks.delta.schema.autoMerge.enabled", "false")
+        .config("spark.databricks.delta.snapshotPartitions", str(max(1, settings.shuffle_partitions)))
+        .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", "2")
         .config("spark.sql.warehouse.dir", os.path.join(settings.artifacts_dir, "spark-warehouse"))
     )
     for key, value in {**settings.extra_spark_conf, **conf}.items():

@@ -1,0 +1,86 @@
+"""Small, explicit Delta Lake write helpers shared by every stage.
+
+Every write here is one Delta transaction, so a failed task leaves the table at its previous
+version. Tables are created with their properties first (so that, for example, personal columns
+are kept out of the per-file statistics in the transaction log from the very first commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+
+def table_exists(spark: SparkSession, path: str) -> bool:
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def sql_literal(value: object) -> str:
+    """A Spark SQL literal for predicates built from trusted values (dates, ids, source names)."""
+    if value is None:
+        return "NULL"
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+def ensure_table(
+    spark: SparkSession,
+    path: str,
+    schema: StructType,
+    partition_by: Iterable[str] = (),
+    properties: Mapping[str, str] | None = None,
+) -> None:
+    """Create the Delta table at ``path`` with schema, partitioning and properties if absent."""
+    if table_exists(spark, path):
+        return
+    builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
+    partition_by = list(partition_by)
+    if partition_by:
+        builder = builder.partitionedBy(*partition_by)
+    for key, value in (properties or {}).items():
+        builder = builder.property(key, value)
+    builder.execute()
+
+
+def replace_where(
+    df: DataFrame,
+    path: str,
+    predicate: str,
+    partition_by: Iterable[str] = (),
+    properties: Mapping[str, str] | None = None,
+    merge_schema: bool = False,
+) -> None:
+    """Atomically replace the rows matching ``predicate`` with ``df`` (idempotent reruns).
+
+    Every row of ``df`` must satisfy the predicate (Delta enforces it). Rows outside the
+    predicate are untouched; running the same write twice leaves the same table content.
+    """
+    ensure_table(df.sparkSession, path, df.schema, partition_by, properties)
+    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+    if merge_schema:
+        writer = writer.option("mergeSchema", "true")
+    writer.save(path)
+
+
+def overwrite(
+    df: DataFrame,
+    path: str,
+    partition_by: Iterable[str] = (),
+    properties: Mapping[str, str] | None = None,
+) -> None:
+    """Atomically replace the whole table's content (schema may change)."""
+    ensure_table(df.sparkSession, path, df.schema, partition_by, properties)
+    df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+
+
+def append(df: DataFrame, path: str, partition_by: Iterable[str] = (), properties: Mapping[str, str] | None = None) -> None:
+    ensure_table(df.sparkSession, path, df.schema, partition_by, properties)
+    df.write.format("delta").mode("append").option("mergeSchema", "true").save(path)
+
+
+def stats_columns_property(columns: Iterable[str]) -> dict[str, str]:
+    """Table property limiting Delta's per-file min/max statistics to non-personal columns."""
+    return {"delta.dataSkippingStatsColumns": ",".join(columns)}
