@@ -1,0 +1,112 @@
+"""
+# scv_daily: raw customer data to a single customer view
+
+Every day, for its logical date (`ds`):
+
+1. **bronze**: one task per source contract in `include/sources/` (`SCV_SOURCES_DIR`) lands that
+   day's files in `bronze/<source>`; unparseable rows go to `quarantine/rows`. A broken contract
+   fails only its own task, with the file and key in the message.
+2. **gate_bronze_<source>**: the source's Great Expectations suite; critical failures stop here.
+3. **silver_standardise**: canonical person records from every person source, standardised
+   (names, nicknames, phones E.164, emails, postcodes, dates, countries) into
+   `silver/person_records`; events into `silver/events`. Then **gate_silver**.
+4. **link_records**: Splink on Spark predicts matches with the latest approved model (training
+   one first if none exists), clusters at the configured threshold and assigns persistent
+   `customer_id`s (`silver/record_customer`).
+5. **build_golden**: survivorship (`include/survivorship/`) stages `customer_golden` and
+   `customer_xref`; **gate_gold** validates the staged tables; **publish_gold** MERGEs them into
+   `gold/`, so a failed gate leaves gold untouched.
+
+Reruns of a date are idempotent. Params: `full_relink` re-links every record from scratch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from airflow.sdk import DAG, Param, TaskGroup, task
+from scv_airflow import assets
+from scv_airflow.operators.spark_job import ScvSparkJobOperator
+
+from scv.contracts import load_contracts
+from scv.config import Settings
+
+RETRIES = int(os.environ.get("SCV_TASK_RETRIES", "2"))
+RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("SCV_RETRY_DELAY_SECONDS", "120")))
+RUN = {"logical_date": "{{ ds }}", "run_id": "{{ run_id }}"}
+
+default_args = {
+    "owner": "scv-data-engineering",
+    "retries": RETRIES,
+    "retry_delay": RETRY_DELAY,
+    "execution_timeout": dt.timedelta(hours=2),
+}
+
+with DAG(
+    dag_id="scv_daily",
+    description="Raw multi-source customer data to gold single-customer-view Delta tables",
+    doc_md=__doc__,
+    schedule="@daily",
+    start_date=dt.datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,  # one writer per table: runs of this DAG never overlap
+    default_args=default_args,
+    tags=["scv", "daily", "lakehouse"],
+    params={
+        "full_relink": Param(False, type="boolean", description="Re-link every record from scratch"),
+    },
+) as dag:
+    # Contracts are plain YAML, validated without Spark: cheap enough for parse time.
+    contracts = load_contracts(Settings.from_env().sources_dir)
+
+    with TaskGroup("bronze", tooltip="Land each source's files for the day") as bronze:
+        for name, contract in contracts.contracts.items():
+            ScvSparkJobOperator(
+                task_id=f"ingest_{name}",
+                job="bronze_ingest",
+                job_kwargs={"source": name, **RUN},
+                outlets=[assets.bronze(name)],
+                doc_md=f"Ingest `{contract.path}` ({contract.format}) into `bronze/{name}`. {contract.description}",
+                execution_timeout=dt.timedelta(minutes=60),
+            )
+        for name, error in contracts.errors.items():
+
+            @task(task_id=f"ingest_{name}", retries=0, doc_md=f"Contract `{name}` is broken: fix it to ingest.")
+            def broken_contract(message: str = str(error)) -> None:
+                raise ValueError(message)
+
+            broken_contract()
+
+    silver_standardise = ScvSparkJobOperator(
+        task_id="silver_standardise",
+        job="silver_standardise",
+        job_kwargs=RUN,
+        outlets=[assets.SILVER_PERSON_RECORDS, assets.SILVER_EVENTS],
+        doc_md="Canonical person records and events from bronze, standardised into silver.",
+    )
+
+    link_records = ScvSparkJobOperator(
+        task_id="link_records",
+        job="link_records",
+        job_kwargs={**RUN, "full_relink": "{{ params.full_relink }}"},
+        outlets=[assets.SILVER_RECORD_CUSTOMER, assets.SILVER_MATCH_PAIRS],
+        doc_md="Splink prediction, clustering and persistent customer ids.",
+    )
+
+    build_golden = ScvSparkJobOperator(
+        task_id="build_golden",
+        job="build_golden",
+        job_kwargs=RUN,
+        doc_md="Survivorship: stage customer_golden and customer_xref for the gold gate.",
+    )
+
+    publish_gold = ScvSparkJobOperator(
+        task_id="publish_gold",
+        job="publish_gold",
+        job_kwargs=RUN,
+        outlets=[assets.GOLD_CUSTOMER_XREF, assets.GOLD_CUSTOMER_GOLDEN],
+        doc_md="MERGE the validated staging tables into gold (unchanged rows are not rewritten).",
+    )
+
+    bronze >> silver_standardise >> link_records >> build_golden >> publish_gold

@@ -1,0 +1,36 @@
+"""Stage entry points: one function per job, each ``run(spark, settings, **kwargs) -> summary``.
+
+The same functions run in-process from an Airflow task, under spark-submit (``spark_jobs/``)
+and on Databricks as a wheel task; each returns a small JSON-serialisable summary. Jobs are
+looked up by name so that operators and entry points never import Spark code at parse time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from collections.abc import Callable
+
+JOBS: dict[str, str] = {
+    "bronze_ingest": "scv.jobs.bronze:run",
+    "silver_standardise": "scv.jobs.silver:run",
+    "train_linkage_model": "scv.jobs.linkage:train",
+    "link_records": "scv.jobs.linkage:run",
+    "build_golden": "scv.jobs.golden:run",
+    "publish_gold": "scv.jobs.golden:publish",
+}
+
+
+def resolve(job: str) -> Callable[..., dict]:
+    if job not in JOBS:
+        raise KeyError(f"unknown scv job {job!r}; known jobs: {', '.join(sorted(JOBS))}")
+    module, _, function = JOBS[job].partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def parse_date(value: str | dt.date) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
