@@ -10,7 +10,13 @@ import os
 
 import pytest
 
-from scv.config import Settings
+from scv.config import PROJECT_ROOT, Settings
+
+# Airflow reads its configuration when first imported: point it at the project before that.
+os.environ.setdefault("AIRFLOW_HOME", str(PROJECT_ROOT / "airflow_home"))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(PROJECT_ROOT / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(PROJECT_ROOT / "plugins"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
 @pytest.fixture(scope="session")
