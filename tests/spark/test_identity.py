@@ -1,0 +1,70 @@
+"""Persistent customer ids: new, unchanged, joined, merged and split clusters."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from scv.identity import assign_customer_ids
+
+D0, D1 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
+
+
+def clusters(spark, mapping: dict[str, str]):
+    return spark.createDataFrame(sorted(mapping.items()), "record_id string, cluster_id string")
+
+
+def ids(assignment) -> dict[str, str]:
+    return {r.record_id: r.customer_id for r in assignment.collect()}
+
+
+def history(frame) -> set[tuple]:
+    return {(r.event, r.customer_id, r.other_customer_id, r.records) for r in frame.collect()}
+
+
+def first_run(spark, mapping):
+    assignment, events = assign_customer_ids(clusters(spark, mapping), None, D0)
+    return assignment, events
+
+
+def test_first_run_creates_one_id_per_cluster_deterministically(spark):
+    mapping = {"a:1": "x", "b:1": "x", "c:1": "y"}
+    assignment, events = first_run(spark, mapping)
+    first = ids(assignment)
+    assert first["a:1"] == first["b:1"] != first["c:1"]
+    assert ids(first_run(spark, mapping)[0]) == first  # reruns give the same ids
+    assert {e[0] for e in history(events)} == {"created"}
+    assert {r.customer_first_seen for r in assignment.collect()} == {D0}
+
+
+def test_ids_survive_new_cluster_labels_and_new_records_join_existing_customers(spark):
+    previous, _ = first_run(spark, {"a:1": "x", "b:1": "x", "c:1": "y"})
+    old = ids(previous)
+    # Clustering labels are arbitrary from run to run; a new record joins a:1's customer.
+    assignment, events = assign_customer_ids(clusters(spark, {"a:1": "k", "b:1": "k", "d:9": "k", "c:1": "m"}), previous, D1)
+    new = ids(assignment)
+    assert new["a:1"] == new["b:1"] == new["d:9"] == old["a:1"]
+    assert new["c:1"] == old["c:1"]
+    assert history(events) == set()
+    first_seen = {r.record_id: r.customer_first_seen for r in assignment.collect()}
+    assert first_seen["d:9"] == D0  # joined an existing customer: keeps its first-seen date
+
+
+def test_merge_keeps_the_older_id_and_records_the_merge(spark):
+    older, _ = assign_customer_ids(clusters(spark, {"a:1": "x"}), None, D0)
+    newer_clusters = clusters(spark, {"a:1": "x", "b:1": "y"})
+    previous, _ = assign_customer_ids(newer_clusters, older, D1)  # b:1 first seen on D1
+    before = ids(previous)
+    assignment, events = assign_customer_ids(clusters(spark, {"a:1": "z", "b:1": "z"}), previous, dt.date(2026, 11, 3))
+    after = ids(assignment)
+    assert after["a:1"] == after["b:1"] == before["a:1"]
+    assert history(events) == {("merged", before["b:1"], before["a:1"], 1)}
+
+
+def test_split_leaves_the_id_with_the_larger_part(spark):
+    previous, _ = first_run(spark, {"a:1": "x", "a:2": "x", "b:1": "x"})
+    old_id = ids(previous)["a:1"]
+    assignment, events = assign_customer_ids(clusters(spark, {"a:1": "p", "a:2": "p", "b:1": "q"}), previous, D1)
+    after = ids(assignment)
+    assert after["a:1"] == after["a:2"] == old_id
+    assert after["b:1"] != old_id
+    assert history(events) == {("created", after["b:1"], None, 1), ("split", old_id, after["b:1"], 1)}
