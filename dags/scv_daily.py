@@ -25,16 +25,40 @@ from __future__ import annotations
 import datetime as dt
 import os
 
+from pathlib import Path
+
 from airflow.sdk import DAG, Param, TaskGroup, task
 from scv_airflow import assets
+from scv_airflow.notifiers import DataQualityNotifier
+from scv_airflow.operators.quality import DataQualityGateOperator
 from scv_airflow.operators.spark_job import ScvSparkJobOperator
 
-from scv.contracts import load_contracts
 from scv.config import Settings
+from scv.contracts import load_contracts
 
 RETRIES = int(os.environ.get("SCV_TASK_RETRIES", "2"))
 RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("SCV_RETRY_DELAY_SECONDS", "120")))
 RUN = {"logical_date": "{{ ds }}", "run_id": "{{ run_id }}"}
+
+# Alerts go to the channels whose Airflow connection ids are configured (none in the demo).
+dq_alert = DataQualityNotifier(
+    to=os.environ.get("SCV_ALERT_EMAIL_TO"),
+    smtp_conn_id=os.environ.get("SCV_ALERT_SMTP_CONN_ID"),
+    http_conn_id=os.environ.get("SCV_ALERT_WEBHOOK_CONN_ID"),
+)
+
+
+def quality_gate(task_id: str, table_path: str, suite: str, row_filter: str | None = None, doc: str = ""):
+    return DataQualityGateOperator(
+        task_id=task_id,
+        table_path=table_path,
+        suite=suite,
+        row_filter=row_filter,
+        on_failure_callback=dq_alert,
+        warning_callback=dq_alert,
+        doc_md=doc or f"Great Expectations suite `{suite}` on `{table_path}`: critical failures stop the run.",
+    )
+
 
 default_args = {
     "owner": "scv-data-engineering",
@@ -58,17 +82,26 @@ with DAG(
     },
 ) as dag:
     # Contracts are plain YAML, validated without Spark: cheap enough for parse time.
-    contracts = load_contracts(Settings.from_env().sources_dir)
+    settings = Settings.from_env()
+    contracts = load_contracts(settings.sources_dir)
+    suites = {p.stem for p in Path(settings.include_dir, "expectations").glob("*.json")}
 
-    with TaskGroup("bronze", tooltip="Land each source's files for the day") as bronze:
+    with TaskGroup("bronze", tooltip="Land each source's files for the day, then gate them") as bronze:
         for name, contract in contracts.contracts.items():
-            ScvSparkJobOperator(
+            ingest = ScvSparkJobOperator(
                 task_id=f"ingest_{name}",
                 job="bronze_ingest",
                 job_kwargs={"source": name, **RUN},
                 outlets=[assets.bronze(name)],
                 doc_md=f"Ingest `{contract.path}` ({contract.format}) into `bronze/{name}`. {contract.description}",
                 execution_timeout=dt.timedelta(minutes=60),
+            )
+            suite = f"bronze_{name}" if f"bronze_{name}" in suites else "bronze_default"
+            ingest >> quality_gate(
+                f"gate_bronze_{name}",
+                f"bronze/{name}",
+                suite,
+                row_filter="_logical_date = '{{ ds }}'",
             )
         for name, error in contracts.errors.items():
 
@@ -109,4 +142,9 @@ with DAG(
         doc_md="MERGE the validated staging tables into gold (unchanged rows are not rewritten).",
     )
 
-    bronze >> silver_standardise >> link_records >> build_golden >> publish_gold
+    gate_silver = quality_gate("gate_silver", "silver/person_records", "silver_person_records")
+    with TaskGroup("gate_gold", tooltip="Validate the staged gold tables before publishing") as gate_gold:
+        quality_gate("customer_xref", "staging/customer_xref", "gold_customer_xref")
+        quality_gate("customer_golden", "staging/customer_golden", "gold_customer_golden")
+
+    bronze >> silver_standardise >> gate_silver >> link_records >> build_golden >> gate_gold >> publish_gold

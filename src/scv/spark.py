@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -55,6 +56,12 @@ def build_spark_session(settings: Settings, app_name: str = "scv", **conf: str) 
         .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", "2")
         .config("spark.sql.warehouse.dir", os.path.join(settings.artifacts_dir, "spark-warehouse"))
     )
+    if settings.spark_master.startswith("local"):
+        # Python UDF workers must run this interpreter (the project venv), not whatever
+        # `python3` is first on PATH, or they cannot import scv and its dependencies.
+        # PySpark reads PYSPARK_PYTHON when it creates the context, so set it for this process.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = builder.config("spark.pyspark.python", os.environ["PYSPARK_PYTHON"])
     for key, value in {**settings.extra_spark_conf, **conf}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 LINEAGE_COLUMNS = ("_source_file", "_line_number", "_ingested_at", "_run_id", "_logical_date", "_row_hash")
 CORRUPT = "_corrupt_record"
+RAW = "_raw_text"  # the delivered line; a source may have its own "value" column
 REPLACEMENT_CHAR = "\ufffd"
 
 # Reason codes written to quarantine/rows.reason_code.
@@ -198,7 +199,7 @@ def _numbered_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
     monotonically_increasing_id of its (file, split start), so line numbers are exact.
     """
     raw = spark.read.text(paths).select(
-        F.col("value"),
+        F.col("value").alias(RAW),
         F.col("_metadata.file_path").alias("_source_file"),
         F.col("_metadata.file_block_start").alias("_block_start"),
         F.monotonically_increasing_id().alias("_mid"),
@@ -210,7 +211,7 @@ def _numbered_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
     return (
         raw.join(F.broadcast(blocks), ["_source_file", "_block_start"])
         .withColumn("_line_number", F.col("_mid") - F.col("_first_mid") + F.col("_lines_before") + 1)
-        .select("value", "_source_file", "_line_number")
+        .select(RAW, "_source_file", "_line_number")
     )
 
 
@@ -223,7 +224,7 @@ def _quarantine_rows(lines: DataFrame, source: str, reason: F.Column, detail: F.
         F.lit(source).alias("source_system"),
         F.col("_source_file").alias("source_file"),
         F.col("_line_number").cast("long").alias("line_number"),
-        F.col("value").alias("raw_text"),
+        F.col(RAW).alias("raw_text"),
         reason.alias("reason_code"),
         detail.alias("reason_detail"),
     )
@@ -250,8 +251,8 @@ def _parse_csv(
             continue
         schema = T.StructType([T.StructField(c, T.StringType()) for c in columns] + [T.StructField(CORRUPT, T.StringType())])
         options = {"sep": contract.delimiter, "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
-        with_parsed = group.withColumn("_p", F.from_csv("value", schema.simpleString(), options))
-        undecodable = F.col("value").contains(REPLACEMENT_CHAR)
+        with_parsed = group.withColumn("_p", F.from_csv(RAW, schema.simpleString(), options))
+        undecodable = F.col(RAW).contains(REPLACEMENT_CHAR)
         bad = undecodable | F.col(f"_p.{CORRUPT}").isNotNull()
         quarantined.append(
             _quarantine_rows(
@@ -260,13 +261,13 @@ def _parse_csv(
                 F.when(undecodable, F.lit(UNDECODABLE_BYTES)).otherwise(F.lit(MALFORMED_CSV_ROW)),
                 F.when(undecodable, F.lit("line is not valid UTF-8")).otherwise(
                     F.concat(F.lit(f"expected {len(columns)} fields separated by '{contract.delimiter}', got "),
-                             (F.size(F.split("value", re.escape(contract.delimiter))).cast("string")))
+                             (F.size(F.split(RAW, re.escape(contract.delimiter))).cast("string")))
                 ),
             )
         )
         parsed.append(
             with_parsed.where(~bad).select(
-                *[F.col(f"_p.`{c}`").alias(c) for c in columns], "value", "_source_file", "_line_number"
+                *[F.col(f"_p.`{c}`").alias(c) for c in columns], RAW, "_source_file", "_line_number"
             )
         )
     return parsed, quarantined, problems
@@ -278,7 +279,7 @@ def _parse_jsonl(spark: SparkSession, lines: DataFrame, contract: SourceContract
     fields = [f for f in inferred.fields if f.name != CORRUPT]
     schema = T.StructType(fields + [T.StructField(CORRUPT, T.StringType())])
     problems: dict[str, str] = {}
-    data = lines.where(F.trim("value") != "")
+    data = lines.where(F.trim(RAW) != "")
     missing = sorted(set(contract.effective_required_columns()) - {f.name for f in fields})
     if missing:
         detail = f"records lack required field(s): {', '.join(missing)}"
@@ -286,9 +287,9 @@ def _parse_jsonl(spark: SparkSession, lines: DataFrame, contract: SourceContract
             problems[path] = detail
         return [], [_quarantine_rows(data, contract.name, F.lit(MISSING_REQUIRED_COLUMNS), F.lit(detail))], problems
     with_parsed = data.withColumn(
-        "_p", F.from_json("value", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT})
+        "_p", F.from_json(RAW, schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT})
     )
-    undecodable = F.col("value").contains(REPLACEMENT_CHAR)
+    undecodable = F.col(RAW).contains(REPLACEMENT_CHAR)
     bad = undecodable | F.col("_p").isNull() | F.col(f"_p.{CORRUPT}").isNotNull()
     quarantine = _quarantine_rows(
         with_parsed.where(bad),
@@ -297,7 +298,7 @@ def _parse_jsonl(spark: SparkSession, lines: DataFrame, contract: SourceContract
         F.when(undecodable, F.lit("line is not valid UTF-8")).otherwise(F.lit("line is not a JSON object")),
     )
     parsed = with_parsed.where(~bad).select(
-        *[F.col(f"_p.`{f.name}`").alias(f.name) for f in fields], "value", "_source_file", "_line_number"
+        *[F.col(f"_p.`{f.name}`").alias(f.name) for f in fields], RAW, "_source_file", "_line_number"
     )
     return [parsed], [quarantine], problems
 
@@ -356,13 +357,13 @@ def ingest_source(
         paths = [f["path"] for f in to_read]
         try:
             lines = _numbered_lines(spark, paths).persist()
-            header_rows = lines.where("_line_number = 1").select("_source_file", "value").collect()
+            header_rows = lines.where("_line_number = 1").select("_source_file", RAW).collect()
         except Exception as error:
             raise SourceFilesMissing(
                 f"source '{contract.name}': cannot read {', '.join(paths)}: {str(error).splitlines()[0]}"
             ) from error
         if contract.format == "csv":
-            headers = {r._source_file: _parse_header(r.value, contract.delimiter) for r in header_rows}
+            headers = {r._source_file: _parse_header(r[RAW], contract.delimiter) for r in header_rows}
             for path in paths:  # an empty file has no header line
                 headers.setdefault(path, [])
             parsed_frames, quarantine_frames, problems = _parse_csv(lines, contract, headers)
@@ -376,8 +377,8 @@ def ingest_source(
     ]
     bronze = _union(parsed_frames)
     if bronze is not None:
-        bronze = bronze.withColumn("_row_hash", F.sha2(F.col("value"), 256))
-        bronze = bronze.drop("value").select("*", *lineage)
+        bronze = bronze.withColumn("_row_hash", F.sha2(F.col(RAW), 256))
+        bronze = bronze.drop(RAW).select("*", *lineage)
     quarantine = _union(quarantine_frames)
     if quarantine is not None:
         quarantine = quarantine.select(*[c.name for c in QUARANTINE_SCHEMA.fields if not c.name.startswith("_")], *lineage)
@@ -414,7 +415,7 @@ def ingest_source(
         header_offset = 1 if contract.format == "csv" and contract.has_header else 0
         read_counts = {
             r._source_file: r.n
-            for r in lines.where((F.col("_line_number") > header_offset) & (F.trim("value") != ""))
+            for r in lines.where((F.col("_line_number") > header_offset) & (F.trim(RAW) != ""))
             .groupBy("_source_file").agg(F.count("*").alias("n")).collect()
         }
         bronze_counts = {}

@@ -21,7 +21,7 @@ from scv.standardise import StandardisationReport, standardise_person_records
 
 log = logging.getLogger(__name__)
 
-SILVER_PERSON_PROPERTIES = delta_io.stats_columns_property(["record_id", "source_system", "is_linkable", "is_company"])
+SILVER_PERSON_PROPERTIES = delta_io.stats_columns_property(["record_id", "source_system", "updated_at"])
 SILVER_EVENT_PROPERTIES = delta_io.stats_columns_property(["source_system", "event_time", "event_type", "product_category"])
 
 
