@@ -70,10 +70,17 @@ def overwrite(
     path: str,
     partition_by: Iterable[str] = (),
     properties: Mapping[str, str] | None = None,
+    user_metadata: str | None = None,
 ) -> None:
-    """Atomically replace the whole table's content (schema may change)."""
+    """Atomically replace the whole table's content (schema may change).
+
+    ``user_metadata`` is recorded in the commit (``DESCRIBE HISTORY``'s userMetadata).
+    """
     ensure_table(df.sparkSession, path, df.schema, partition_by, properties)
-    df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    if user_metadata is not None:
+        writer = writer.option("userMetadata", user_metadata)
+    writer.save(path)
 
 
 def append(df: DataFrame, path: str, partition_by: Iterable[str] = (), properties: Mapping[str, str] | None = None) -> None:

@@ -1,0 +1,231 @@
+"""Linkage jobs: train a model on demand; daily, link records and keep customer ids stable.
+
+``train`` writes a new model version under ``<artifacts>/models/linkage/`` and, when asked,
+approves it (``approved.json`` names the approved version). ``run`` predicts with the approved
+model, only for new and changed records unless a full re-link is asked for (or the model
+changed), clusters all records and assigns persistent customer ids:
+
+- ``silver/match_pairs``: scored pairs at or above the review band's lower bound, with their
+  per-comparison match weights (a full snapshot of the current pairs).
+- ``silver/record_customer``: record_id -> customer_id with cluster size, Zingg-style min/max
+  match probability within the cluster, the record's content hash and the model version.
+- ``silver/customer_id_history``: created, merged and split ids per logical date.
+- ``silver/review_queue``: pairs in the review band, both records side by side.
+
+Every commit carries ``logical_date=<D>`` as Delta user metadata. The previous state of a run
+for D is the table version last committed by an earlier logical date, so reruns of D see the
+same inputs and write the same result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from scv import delta_io
+from scv.config import Settings
+from scv.identity import assign_customer_ids
+from scv.jobs import parse_date
+from scv.linkage import LinkageConfig, cluster_records, latest_model, load_trained_model, predict_incremental, predict_pairs, train_model
+
+log = logging.getLogger(__name__)
+
+# Columns the model reads; a change in any of them makes the record "changed" for linkage.
+LINKAGE_COLUMNS = (
+    "first_name",
+    "last_name",
+    "first_name_canonical",
+    "first_name_phonetic",
+    "last_name_phonetic",
+    "email",
+    "phone",
+    "date_of_birth",
+    "address_line1",
+    "city",
+    "postcode",
+    "country",
+    "is_linkable",
+    "is_company",
+)
+PAIR_PROPERTIES = delta_io.stats_columns_property(["record_id_l", "record_id_r", "match_probability"])
+ASSIGNMENT_PROPERTIES = delta_io.stats_columns_property(["record_id", "customer_id", "cluster_size"])
+
+
+def model_dir(settings: Settings) -> Path:
+    return Path(settings.artifacts_dir) / "models" / "linkage"
+
+
+def approved_model_path(settings: Settings) -> Path:
+    return model_dir(settings) / "approved.json"
+
+
+def approve(settings: Settings, version: str, approved_by: str) -> None:
+    """Mark ``version`` as the model daily runs predict with."""
+    load_trained_model(model_dir(settings) / version)  # fails clearly if it does not exist
+    approved_model_path(settings).write_text(
+        json.dumps({"version": version, "approved_by": approved_by, "approved_at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    )
+
+
+def approved_model(settings: Settings):
+    path = approved_model_path(settings)
+    if not path.is_file():
+        return None
+    return load_trained_model(model_dir(settings) / json.loads(path.read_text())["version"])
+
+
+def _silver(spark: SparkSession, settings: Settings) -> DataFrame:
+    return spark.read.format("delta").load(settings.table_path("silver", "person_records"))
+
+
+def train(spark: SparkSession, settings: Settings, *, logical_date: str, run_id: str, approve_model: bool = False) -> dict:
+    model = train_model(spark, _silver(spark, settings), LinkageConfig(), model_dir(settings))
+    if approve_model:
+        approve(settings, model.version, approved_by=f"run {run_id}")
+    log.info("trained linkage model %s (approved: %s) in %s", model.version, approve_model, model.directory)
+    return {"logical_date": logical_date, "run_id": run_id, "model_version": model.version, "approved": approve_model}
+
+
+def _version_before(spark: SparkSession, path: str, logical_date: dt.date) -> int | None:
+    """The latest version of the table committed by a run of an earlier logical date."""
+    if not delta_io.table_exists(spark, path):
+        return None
+    best = None
+    for row in DeltaTable.forPath(spark, path).history().select("version", "userMetadata").collect():
+        meta = row.userMetadata or ""
+        if meta.startswith("logical_date="):
+            committed = dt.date.fromisoformat(meta.split("=", 1)[1][:10])
+            if committed < logical_date and (best is None or row.version > best):
+                best = row.version
+    return best
+
+
+def _read_version(spark: SparkSession, path: str, version: int | None) -> DataFrame | None:
+    if version is None:
+        return None
+    return spark.read.format("delta").option("versionAsOf", version).load(path)
+
+
+def _with_record_hash(silver: DataFrame) -> DataFrame:
+    return silver.withColumn("record_hash", F.sha2(F.to_json(F.struct(*[F.col(c) for c in LINKAGE_COLUMNS])), 256))
+
+
+def _write(df: DataFrame, path: str, logical_date: dt.date, properties: dict[str, str]) -> None:
+    delta_io.overwrite(df, path, properties=properties, user_metadata=f"logical_date={logical_date.isoformat()}")
+
+
+REVIEW_FIELDS = ("first_name", "last_name", "email", "phone", "date_of_birth", "address_line1", "postcode")
+
+
+def review_queue(silver: DataFrame, pairs: DataFrame, config: LinkageConfig) -> DataFrame:
+    """Pairs whose probability lies in the review band, both records side by side.
+
+    The pair's ``mw_*`` columns (per-comparison match weights) explain its score.
+    """
+    low, high = config.review_band
+    band = pairs.where((F.col("match_probability") >= low) & (F.col("match_probability") < high))
+    left = silver.select(F.col("record_id").alias("record_id_l"), *[F.col(c).alias(f"{c}_l") for c in REVIEW_FIELDS])
+    right = silver.select(F.col("record_id").alias("record_id_r"), *[F.col(c).alias(f"{c}_r") for c in REVIEW_FIELDS])
+    return band.join(left, "record_id_l").join(right, "record_id_r")
+
+
+def run(
+    spark: SparkSession,
+    settings: Settings,
+    *,
+    logical_date: str,
+    run_id: str,
+    full_relink: bool | str = False,
+    bootstrap_model: bool = True,
+) -> dict:
+    date = parse_date(logical_date)
+    full_relink = str(full_relink).lower() in ("true", "1", "yes")
+    config = LinkageConfig()
+    model = approved_model(settings)
+    if model is None:
+        if not bootstrap_model:
+            raise FileNotFoundError(f"no approved linkage model in {approved_model_path(settings)}: run train_linkage_model")
+        log.warning("no approved linkage model yet: training and approving one from today's silver (bootstrap)")
+        train(spark, settings, logical_date=logical_date, run_id=run_id, approve_model=True)
+        model = approved_model(settings)
+
+    silver = _with_record_hash(_silver(spark, settings)).persist()
+    pairs_path = settings.table_path("silver", "match_pairs")
+    assignment_path = settings.table_path("silver", "record_customer")
+    previous_assignment = _read_version(spark, assignment_path, _version_before(spark, assignment_path, date))
+    previous_pairs = _read_version(spark, pairs_path, _version_before(spark, pairs_path, date))
+
+    same_model = (
+        previous_assignment is not None
+        and previous_assignment.select("model_version").distinct().collect() == [(model.version,)]
+    )
+    incremental = not full_relink and previous_pairs is not None and same_model
+    if incremental:
+        unchanged = silver.join(previous_assignment.select("record_id", "record_hash"), ["record_id", "record_hash"], "left_semi")
+        changed = silver.join(unchanged.select("record_id"), "record_id", "left_anti")
+        kept_pairs = previous_pairs.join(changed.select(F.col("record_id").alias("record_id_l")), "record_id_l", "left_anti").join(
+            changed.select(F.col("record_id").alias("record_id_r")), "record_id_r", "left_anti"
+        ).join(silver.select(F.col("record_id").alias("record_id_l")), "record_id_l", "left_semi").join(
+            silver.select(F.col("record_id").alias("record_id_r")), "record_id_r", "left_semi"
+        )
+        changed_count = changed.count()
+        if changed_count:
+            new_pairs = predict_incremental(spark, changed, silver, model, config)
+            pairs = kept_pairs.unionByName(new_pairs.select(*kept_pairs.columns))
+        else:
+            pairs = kept_pairs
+        mode = "incremental"
+    else:
+        changed_count = silver.count()
+        pairs = predict_pairs(spark, silver, model, config)
+        mode = "full"
+    pairs = pairs.where(F.col("match_probability") >= config.review_band[0])
+    _write(pairs, pairs_path, date, PAIR_PROPERTIES)
+    pairs = spark.read.format("delta").load(pairs_path)
+
+    clusters = cluster_records(spark, silver, pairs, config.match_threshold, config=config)
+    assignment, history = assign_customer_ids(
+        clusters.select("record_id", "cluster_id"),
+        previous_assignment.select("record_id", "customer_id", "customer_first_seen") if previous_assignment is not None else None,
+        date,
+    )
+    sizes = assignment.groupBy("customer_id").agg(F.count("*").alias("cluster_size"))
+    record_customer = (
+        assignment.join(sizes, "customer_id")
+        .join(clusters.select("record_id", F.col("min_match_probability").alias("match_probability_min"),
+                              F.col("max_match_probability").alias("match_probability_max")), "record_id")
+        .join(silver.select("record_id", "record_hash"), "record_id")
+        .withColumn("model_version", F.lit(model.version))
+        .withColumn("logical_date", F.lit(date).cast("date"))
+        .select("record_id", "customer_id", "customer_first_seen", "cluster_size", "match_probability_min",
+                "match_probability_max", "record_hash", "model_version", "logical_date")
+    )
+    _write(record_customer, assignment_path, date, ASSIGNMENT_PROPERTIES)
+    history = history.withColumn("logical_date", F.lit(date).cast("date")).withColumn("run_id", F.lit(run_id))
+    delta_io.replace_where(history, settings.table_path("silver", "customer_id_history"),
+                           f"logical_date = DATE {delta_io.sql_literal(date.isoformat())}", ["logical_date"])
+
+    _write(review_queue(silver, pairs, config), settings.table_path("silver", "review_queue"), date, PAIR_PROPERTIES)
+
+    written = spark.read.format("delta").load(assignment_path)
+    summary = {
+        "logical_date": logical_date,
+        "run_id": run_id,
+        "mode": mode,
+        "model_version": model.version,
+        "records": written.count(),
+        "records_linked_this_run": changed_count,
+        "customers": written.select("customer_id").distinct().count(),
+        "pairs_stored": pairs.count(),
+        "pairs_linked": pairs.where(F.col("match_probability") >= config.match_threshold).count(),
+        "history": {r.event: r.n for r in history.groupBy("event").agg(F.count("*").alias("n")).collect()},
+    }
+    silver.unpersist()
+    log.info("linkage %s: %s", mode, summary)
+    return summary
