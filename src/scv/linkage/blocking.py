@@ -1,0 +1,132 @@
+"""Blocking with evidence: how many comparisons each rule generates, and a budget that fails fast.
+
+The check runs in two steps so that it cannot itself run out of memory on a skewed value:
+
+1. per rule, the largest block is found by aggregation only (Splink's ``n_largest_blocks``: a
+   group-by per side, no pairs built); one block over budget fails at once, naming the value;
+2. then Splink counts the pairs each rule adds to the rules before it
+   (``count_comparisons_from_blocking_rules``), exactly for up to
+   ``config.exact_count_max_records`` records and from a hash sample of records above that.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from splink.blocking_analysis import count_comparisons_from_blocking_rules, n_largest_blocks
+
+from scv.linkage._backend import SplinkSession
+from scv.linkage.config import LinkageConfig
+from scv.linkage.errors import ComparisonBudgetExceeded
+from scv.linkage.settings import UNIQUE_ID, columns_in_rules, linkable_records
+
+logger = logging.getLogger(__name__)
+
+
+def count_comparisons(
+    spark: SparkSession,
+    silver_df: DataFrame,
+    config: LinkageConfig,
+    blocking_rules: tuple[str, ...] | None = None,
+) -> dict[str, int]:
+    """Comparisons each blocking rule generates over the linkable records, in rule order.
+
+    Counts are marginal: a pair found by an earlier rule is not counted again, so the values add
+    up to the total a prediction scores. Rules default to ``config.prediction_blocking_rules``.
+    The counts are exact up to ``config.exact_count_max_records`` linkable records (or as
+    ``config.count_sample_proportion`` says) and scaled-up sample estimates above that.
+    """
+    rules = tuple(blocking_rules or config.prediction_blocking_rules)
+    with SplinkSession(spark, config) as session:
+        records = linkable_records(silver_df, columns_in_rules(rules) | {UNIQUE_ID})
+        registered = session.register(records, "blocking")
+        return _count(registered, records.count(), rules, config)
+
+
+def check_comparison_budget(
+    spark: SparkSession,
+    silver_df: DataFrame,
+    config: LinkageConfig,
+    blocking_rules: tuple[str, ...] | None = None,
+) -> dict[str, int]:
+    """Counts as :func:`count_comparisons`, raising :class:`ComparisonBudgetExceeded` if the
+    total exceeds ``config.comparison_budget``.
+
+    The error names the rule contributing most and its count; when a single block is already
+    over budget it names the rule and the blocking key values, and no pairs are built at all.
+    """
+    rules = tuple(blocking_rules or config.prediction_blocking_rules)
+    with SplinkSession(spark, config) as session:
+        records = linkable_records(silver_df, columns_in_rules(rules) | {UNIQUE_ID})
+        registered = session.register(records, "blocking")
+        return enforce_comparison_budget(registered, records.count(), rules, config)
+
+
+def enforce_comparison_budget(
+    registered: Any, n_records: int, rules: tuple[str, ...], config: LinkageConfig
+) -> dict[str, int]:
+    """The budget check on records already registered with a Splink session (shared with
+    ``predict_pairs``, which checks the very table it is about to score)."""
+    budget = config.comparison_budget
+    for rule in rules:
+        largest = n_largest_blocks(
+            registered, blocking_rule=rule, link_type="dedupe_only", n_largest=1
+        ).as_record_list()
+        if not largest:
+            continue
+        block = largest[0]
+        size = int(block["count_l"])
+        pairs = size * (size - 1) // 2
+        if pairs > budget:
+            keys = ", ".join(
+                str(block[k]) for k in sorted(block) if k.startswith("key_")
+            )
+            raise ComparisonBudgetExceeded(
+                f"Blocking rule '{rule}' has a block of {size:,} records sharing ({keys}), "
+                f"{pairs:,} comparisons on its own, over the budget of {budget:,}. Tighten the "
+                "rule (add a column), null the value if it is a placeholder, or raise "
+                "comparison_budget.",
+                rule=rule,
+                count=pairs,
+                budget=budget,
+            )
+
+    counts = _count(registered, n_records, rules, config)
+    total = sum(counts.values())
+    logger.info("comparisons per blocking rule: %s (total %s)", counts, f"{total:,}")
+    if total > budget:
+        worst = max(counts, key=lambda rule: counts[rule])
+        per_rule = "; ".join(f"'{rule}': {count:,}" for rule, count in counts.items())
+        raise ComparisonBudgetExceeded(
+            f"Blocking rules would generate {total:,} comparisons, over the budget of "
+            f"{budget:,}. Largest: '{worst}' with {counts[worst]:,}. Per rule (marginal): "
+            f"{per_rule}.",
+            rule=worst,
+            count=counts[worst],
+            budget=budget,
+            total=total,
+            counts=counts,
+        )
+    return counts
+
+
+def _count(
+    registered: Any, n_records: int, rules: tuple[str, ...], config: LinkageConfig
+) -> dict[str, int]:
+    proportion = config.count_sample_proportion
+    if proportion is None:
+        limit = config.exact_count_max_records
+        proportion = 1.0 if n_records <= limit else limit / n_records
+    records = count_comparisons_from_blocking_rules(
+        registered,
+        blocking_rules=list(rules),
+        link_type="dedupe_only",
+        unique_id_column_name=UNIQUE_ID,
+        record_sample_proportion=proportion,
+    )
+    # Splink returns one record per rule in rule order (match_key); the keys are our own rule
+    # strings because Splink may re-render the SQL.
+    records = sorted(records, key=lambda record: int(record["match_key"]))
+    return {rule: int(record["marginal_comparison_count"]) for rule, record in zip(rules, records)}

@@ -1,0 +1,177 @@
+"""Splink comparisons for the silver person-record columns (see docs/data-contracts.md).
+
+Each function returns a fresh Splink ``ComparisonCreator``; levels are listed from the most to the
+least specific, and a record pair falls into the first level whose condition holds. Custom levels
+are written in Spark SQL and marked as such (``base_dialect_str="spark"``), so that Splink can
+translate them when the same comparisons run on DuckDB (the benchmark's baseline).
+
+The silver columns these read are produced by standardisation: names are lower-case and folded,
+``first_name_canonical`` maps nicknames to a canonical form (bill -> william), the ``*_phonetic``
+columns hold a Double Metaphone code, ``date_of_birth`` is a ``DateType``, ``phone`` is E.164.
+"""
+
+from __future__ import annotations
+
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import ColumnExpression
+from splink.internals.comparison_creator import ComparisonCreator
+
+
+def _spark_level(sql_condition: str, label: str) -> cll.CustomLevel:
+    return cll.CustomLevel(sql_condition, label_for_charts=label, base_dialect_str="spark")
+
+
+def first_name_comparison() -> ComparisonCreator:
+    """Exact, nickname-canonical, near-typo, phonetic and loose Jaro-Winkler levels.
+
+    The canonical level sits above the typo levels because "bill" and "william" are far apart by
+    any string distance but are the same name; its own term-frequency adjustment keeps a shared
+    common name ("william") worth less than a shared rare one.
+    """
+    return cl.CustomComparison(
+        output_column_name="first_name",
+        comparison_levels=[
+            cll.NullLevel("first_name"),
+            cll.ExactMatchLevel("first_name", term_frequency_adjustments=True),
+            cll.ExactMatchLevel("first_name_canonical", term_frequency_adjustments=True)
+            .configure(label_for_charts="Same canonical name (nickname)"),
+            cll.JaroWinklerLevel("first_name", 0.92),
+            _spark_level(
+                "first_name_phonetic_l = first_name_phonetic_r", "Same phonetic code"
+            ),
+            cll.JaroWinklerLevel("first_name", 0.8),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def last_name_comparison() -> ComparisonCreator:
+    """Exact (term-frequency adjusted), near-typo, phonetic and loose Jaro-Winkler levels."""
+    return cl.CustomComparison(
+        output_column_name="last_name",
+        comparison_levels=[
+            cll.NullLevel("last_name"),
+            cll.ExactMatchLevel("last_name", term_frequency_adjustments=True),
+            cll.JaroWinklerLevel("last_name", 0.92),
+            _spark_level("last_name_phonetic_l = last_name_phonetic_r", "Same phonetic code"),
+            cll.JaroWinklerLevel("last_name", 0.8),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def date_of_birth_comparison() -> ComparisonCreator:
+    """Exact, day/month transposed, one of year/month/day off, same year.
+
+    Twins share a date of birth, so this comparison alone never decides a match; the first-name
+    comparison separates them.
+    """
+    same_year = "year(date_of_birth_l) = year(date_of_birth_r)"
+    same_month = "month(date_of_birth_l) = month(date_of_birth_r)"
+    same_day = "dayofmonth(date_of_birth_l) = dayofmonth(date_of_birth_r)"
+    return cl.CustomComparison(
+        output_column_name="date_of_birth",
+        comparison_levels=[
+            cll.NullLevel("date_of_birth"),
+            cll.ExactMatchLevel("date_of_birth"),
+            _spark_level(
+                f"{same_year} AND month(date_of_birth_l) = dayofmonth(date_of_birth_r) "
+                "AND dayofmonth(date_of_birth_l) = month(date_of_birth_r)",
+                "Day and month transposed",
+            ),
+            _spark_level(
+                f"({same_year} AND {same_month}) OR ({same_year} AND {same_day}) "
+                f"OR ({same_month} AND {same_day})",
+                "One of year, month, day differs",
+            ),
+            _spark_level(same_year, "Same year"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def email_comparison() -> ComparisonCreator:
+    """Exact address, same user name at another domain, near-typo user name."""
+    username = ColumnExpression("email").regex_extract("^[^@]+")
+    return cl.CustomComparison(
+        output_column_name="email",
+        comparison_levels=[
+            cll.NullLevel("email"),
+            cll.ExactMatchLevel("email"),
+            cll.ExactMatchLevel(username).configure(label_for_charts="Same user name"),
+            cll.JaroWinklerLevel(username, 0.88).configure(
+                label_for_charts="User name Jaro-Winkler >= 0.88"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def phone_comparison() -> ComparisonCreator:
+    """Exact E.164 number, or the same last eight digits (a wrong default country code)."""
+    return cl.CustomComparison(
+        output_column_name="phone",
+        comparison_levels=[
+            cll.NullLevel("phone"),
+            cll.ExactMatchLevel("phone"),
+            _spark_level("right(phone_l, 8) = right(phone_r, 8)", "Same last 8 digits"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def address_comparison() -> ComparisonCreator:
+    """First address line, postcode and city compared together.
+
+    They are one comparison, not three, because they agree or disagree together: a household's
+    members share all three, and scoring them as independent evidence would count one shared
+    address three times, enough to merge a couple or twins. Levels: same address; same postcode
+    with a near-typo first line; same postcode (a neighbour); same first line and city (postcode
+    missing or mistyped); same postcode prefix; same city. Postcode levels are term-frequency
+    adjusted (a postcode shared by a block of flats says less).
+    """
+    both_line1 = "address_line1_l IS NOT NULL AND address_line1_r IS NOT NULL"
+    same_postcode = "postcode_l = postcode_r"
+    return cl.CustomComparison(
+        output_column_name="address",
+        comparison_levels=[
+            _spark_level(
+                "(address_line1_l IS NULL OR address_line1_r IS NULL) "
+                "AND (postcode_l IS NULL OR postcode_r IS NULL)",
+                "No address line or postcode to compare",
+            ).configure(is_null_level=True),
+            _spark_level(
+                f"{same_postcode} AND address_line1_l = address_line1_r", "Same address"
+            ).configure(tf_adjustment_column="postcode", tf_adjustment_weight=1.0),
+            _spark_level(
+                f"{same_postcode} AND {both_line1} "
+                "AND jaro_winkler(address_line1_l, address_line1_r) >= 0.9",
+                "Same postcode, first line Jaro-Winkler >= 0.9",
+            ).configure(tf_adjustment_column="postcode", tf_adjustment_weight=1.0),
+            _spark_level(same_postcode, "Same postcode").configure(
+                tf_adjustment_column="postcode", tf_adjustment_weight=1.0
+            ),
+            _spark_level(
+                "address_line1_l = address_line1_r AND city_l = city_r",
+                "Same first line and city",
+            ),
+            _spark_level(
+                "substr(postcode_l, 1, 3) = substr(postcode_r, 1, 3)", "Same postcode prefix"
+            ),
+            _spark_level("city_l = city_r", "Same city"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def default_comparisons() -> tuple[ComparisonCreator, ...]:
+    """The model's comparisons, one per silver field used for linkage."""
+    return (
+        first_name_comparison(),
+        last_name_comparison(),
+        date_of_birth_comparison(),
+        email_comparison(),
+        phone_comparison(),
+        address_comparison(),
+    )

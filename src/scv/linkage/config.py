@@ -1,0 +1,136 @@
+"""Typed configuration of entity resolution: model, blocking, thresholds, budget, Spark tuning.
+
+Blocking rules are Spark SQL conditions over ``l.`` and ``r.`` records. They are kept as strings
+so that a rule reads the same in the configuration, in the comparison counts, in error messages
+and in the model file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from splink.internals.comparison_creator import ComparisonCreator
+
+from scv.linkage.comparisons import default_comparisons
+
+# Rules that generate the pairs to score. Together they must find nearly every true match
+# (recall) while each stays small on skewed values (the comparison budget). Each pairs a strong
+# identifier with something that survives typos, nicknames, moves or a changed email.
+DEFAULT_PREDICTION_BLOCKING_RULES: tuple[str, ...] = (
+    "l.email = r.email",
+    "l.phone = r.phone",
+    "l.date_of_birth = r.date_of_birth AND l.last_name_phonetic = r.last_name_phonetic",
+    "l.date_of_birth = r.date_of_birth AND l.first_name_canonical = r.first_name_canonical",
+    "l.postcode = r.postcode AND l.first_name_phonetic = r.first_name_phonetic",
+    "l.last_name = r.last_name AND l.first_name_canonical = r.first_name_canonical",
+)
+
+# Rules for expectation maximisation. The m values of the comparisons a rule blocks on cannot be
+# estimated from its pairs, so between them every comparison is left free at least once. Each
+# rule holds a personal attribute: a block on a household attribute alone (a shared email,
+# address or landline) fills EM with relatives who agree on everything else, and EM learns them
+# as matches.
+DEFAULT_TRAINING_BLOCKING_RULES: tuple[str, ...] = (
+    "l.first_name = r.first_name AND l.last_name = r.last_name",
+    "l.date_of_birth = r.date_of_birth",
+)
+
+# Near-certain matches, used with their assumed recall to estimate the prior (the probability
+# that two random records match).
+DEFAULT_DETERMINISTIC_RULES: tuple[str, ...] = (
+    "l.first_name = r.first_name AND l.last_name = r.last_name "
+    "AND l.date_of_birth = r.date_of_birth",
+    "l.email = r.email AND l.date_of_birth = r.date_of_birth",
+)
+
+# Splink 5.0's "delta_lake_files" writes without a path, so it is not offered.
+BREAK_LINEAGE_METHODS = ("parquet", "checkpoint", "persist", "delta_lake_table")
+
+
+@dataclass(frozen=True)
+class LinkageConfig:
+    """Everything that decides how records are linked; defaults suit the silver contract.
+
+    Attributes:
+        comparisons: Splink comparisons the model is trained with (see ``comparisons.py``).
+        prediction_blocking_rules: rules generating the pairs scored by ``predict_*``; they
+            override the rules stored in a model file, because they are a cost decision made per
+            run, not a model parameter.
+        training_blocking_rules: one EM session per rule.
+        deterministic_rules / deterministic_rules_recall: estimate the prior probability that
+            two random records match.
+        match_threshold: pairs at or above this probability are linked by clustering.
+        review_band: (low, high) probabilities of pairs a steward should look at.
+        comparison_budget: most comparisons a prediction may generate; above it the run fails
+            before scoring anything.
+        count_sample_proportion: share of records sampled on each side when counting
+            comparisons; ``None`` counts exactly up to ``exact_count_max_records`` linkable
+            records and samples above that.
+        u_max_pairs: pairs sampled to estimate u probabilities.
+        u_num_chunks: chunks the u sample is scored in; Splink stops early once every level
+            has been seen often enough, but each chunk is a Spark job per comparison, so one
+            chunk is faster on Spark.
+        em_max_pairs: pairs sampled per EM session (``None``: all blocked pairs).
+        em_without_term_frequencies: run EM iterations on counts of agreement patterns instead
+            of on every pair (Splink's ``estimate_without_term_frequencies``): each iteration
+            then reads a table of a few thousand rows, whatever the data size.
+        seed: seed of every random sample, so that training is repeatable.
+        spark_break_lineage_method: how Splink materialises intermediate tables (see
+            ``scv.linkage._backend``).
+        spark_checkpoint_dir: where ``"parquet"``/``"checkpoint"`` write them; must be shared
+            by driver and executors on a cluster (``None``: the local temporary directory).
+        spark_num_partitions_on_repartition: partitions of Splink's repartitioned tables
+            (``None``: Splink's default, half of ``spark.sql.shuffle.partitions``).
+    """
+
+    comparisons: tuple[ComparisonCreator, ...] = field(default_factory=default_comparisons)
+    prediction_blocking_rules: tuple[str, ...] = DEFAULT_PREDICTION_BLOCKING_RULES
+    training_blocking_rules: tuple[str, ...] = DEFAULT_TRAINING_BLOCKING_RULES
+    deterministic_rules: tuple[str, ...] = DEFAULT_DETERMINISTIC_RULES
+    deterministic_rules_recall: float = 0.7
+    match_threshold: float = 0.9
+    review_band: tuple[float, float] = (0.6, 0.97)
+    comparison_budget: int = 50_000_000
+    count_sample_proportion: float | None = None
+    exact_count_max_records: int = 200_000
+    u_max_pairs: float = 5e6
+    u_num_chunks: int = 1
+    em_max_pairs: float | None = 5e6
+    em_without_term_frequencies: bool = True
+    em_max_iterations: int = 25
+    em_convergence: float = 1e-4
+    seed: int = 42
+    spark_break_lineage_method: str = "parquet"
+    spark_checkpoint_dir: str | None = None
+    spark_num_partitions_on_repartition: int | None = None
+    spark_repartition_after_blocking: bool = False
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0 < self.match_threshold < 1:
+            problems.append(f"match_threshold must be in (0, 1), got {self.match_threshold}")
+        low, high = self.review_band
+        if not 0 <= low < high <= 1:
+            problems.append(f"review_band must be (low, high) with 0 <= low < high <= 1, got {self.review_band}")
+        if not 0 < self.deterministic_rules_recall <= 1:
+            problems.append("deterministic_rules_recall must be in (0, 1]")
+        if self.comparison_budget <= 0:
+            problems.append("comparison_budget must be positive")
+        if self.count_sample_proportion is not None and not 0 < self.count_sample_proportion <= 1:
+            problems.append("count_sample_proportion must be in (0, 1] or None")
+        for name in ("comparisons", "prediction_blocking_rules", "training_blocking_rules"):
+            if not getattr(self, name):
+                problems.append(f"{name} must not be empty")
+        if self.spark_break_lineage_method not in BREAK_LINEAGE_METHODS:
+            problems.append(
+                f"spark_break_lineage_method must be one of {BREAK_LINEAGE_METHODS}, "
+                f"got {self.spark_break_lineage_method!r}"
+            )
+        if problems:
+            raise ValueError("invalid LinkageConfig: " + "; ".join(problems))
+
+    @property
+    def pair_threshold(self) -> float:
+        """Lowest probability a predicted pair is kept at: below it a pair neither links nor
+        needs review."""
+        return min(self.review_band[0], self.match_threshold)

@@ -1,0 +1,454 @@
+"""Entity resolution end to end on a small synthetic silver table with known truth.
+
+The synthetic people have the hard cases of real customer data: nicknames (bill/william),
+typos, day-month swaps, missing fields, changed emails, moves, households sharing an address,
+a landline and sometimes an email, and twins sharing a date of birth. One model is trained per
+module (training dominates the run time) and shared by the tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+
+import pytest
+from metaphone import doublemetaphone
+from pyspark.sql import functions as F
+
+from scv.linkage import (
+    ComparisonBudgetExceeded,
+    LinkageConfig,
+    ModelColumnMismatch,
+    check_comparison_budget,
+    cluster_records,
+    count_comparisons,
+    hard_negative_merges,
+    latest_model,
+    pairwise_metrics,
+    predict_incremental,
+    predict_pairs,
+    train_model,
+)
+
+NICKNAMES = {
+    "william": ["bill", "will", "billy"],
+    "robert": ["bob", "rob", "bobby"],
+    "margaret": ["peggy", "meg", "maggie"],
+    "elizabeth": ["liz", "beth", "betty"],
+    "james": ["jim", "jimmy"],
+    "catherine": ["kate", "cathy"],
+    "richard": ["dick", "rick"],
+    "thomas": ["tom", "tommy"],
+    "jennifer": ["jen", "jenny"],
+    "michael": ["mike"],
+    "susan": ["sue"],
+    "david": ["dave"],
+    "patricia": ["pat", "trish"],
+    "charles": ["charlie", "chuck"],
+    "edward": ["ed", "ted"],
+    "anthony": ["tony"],
+    "christopher": ["chris"],
+    "daniel": ["dan"],
+    "matthew": ["matt"],
+    "joseph": ["joe"],
+}
+CANONICAL = {nick: name for name, nicks in NICKNAMES.items() for nick in nicks}
+FIRST_NAMES = [*NICKNAMES, "sarah", "emma", "olivia", "sophia", "oliver", "harry", "george",
+               "noah", "amelia", "isla", "ava", "mia", "grace", "lily", "freya", "ella", "jacob",
+               "leo", "oscar", "arthur", "henry", "alfie", "chloe", "ruby", "evie", "zara"]
+LAST_NAMES = ["smith", "jones", "taylor", "brown", "williams", "wilson", "johnson", "davies",
+              "robinson", "wright", "thompson", "evans", "walker", "white", "roberts", "green",
+              "hall", "wood", "jackson", "clarke", "patel", "khan", "lewis", "james", "phillips",
+              "mason", "mitchell", "rose", "davis", "rodriguez", "cox", "alexander", "stewart",
+              "reid", "macdonald", "fraser", "campbell", "murray", "kowalski", "nowak", "okafor",
+              "mensah", "oconnor", "byrne", "gallagher", "hughes", "price", "bennett", "gray"]
+STREETS = ["high st", "station rd", "church ln", "park ave", "victoria rd", "green ln",
+           "manor rd", "church st", "mill ln", "kings rd", "queens rd", "new st", "school ln"]
+CITIES = [("london", "SW"), ("leeds", "LS"), ("bristol", "BS"), ("manchester", "M"),
+          ("glasgow", "G"), ("cardiff", "CF")]
+DOMAINS = ["gmail.com", "yahoo.co.uk", "outlook.com", "hotmail.com", "btinternet.com"]
+SOURCES = ["crm", "webshop", "loyalty"]
+
+TEST_CONFIG = LinkageConfig(u_max_pairs=5e4, em_max_pairs=None, em_max_iterations=10)
+
+
+# ------------------------------------------------------------------------------------------
+# Synthetic silver records
+
+
+def _silver_row(record_id, first=None, last=None, email=None, phone=None, dob=None,
+                line1=None, city=None, postcode=None, *, is_company=False, is_linkable=True):
+    source, source_record_id = record_id.split(":", 1)
+    phonetic = lambda name: (doublemetaphone(name)[0] or None) if name else None  # noqa: E731
+    return {
+        "record_id": record_id,
+        "source_system": source,
+        "source_record_id": source_record_id,
+        "first_name": first,
+        "last_name": last,
+        "first_name_canonical": CANONICAL.get(first, first) if first else None,
+        "first_name_phonetic": phonetic(first),
+        "last_name_phonetic": phonetic(last),
+        "email": email,
+        "phone": phone,
+        "date_of_birth": dob,
+        "address_line1": line1,
+        "city": city,
+        "postcode": postcode,
+        "country": "GB",
+        "email_opt_in": True,
+        "updated_at": dt.datetime(2024, 1, 1),
+        "precedence": 1,
+        "is_company": is_company,
+        "is_linkable": is_linkable,
+        "placeholder_count": 0,
+    }
+
+
+def _typo(text, rng):
+    if not text or len(text) < 4:
+        return text
+    i = rng.randrange(1, len(text) - 1)
+    kind = rng.random()
+    if kind < 0.4:
+        return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+    if kind < 0.7:
+        return text[:i] + text[i + 1:]
+    return text[:i] + rng.choice("aeiourstnl") + text[i + 1:]
+
+
+def synthetic_people(n_people, seed):
+    """People with households (shared surname, address, landline, sometimes email) and twins."""
+    rng = random.Random(seed)
+    people = []
+
+    def person(last=None, address=None, dob=None, landline=None, email=None, household=None):
+        first = rng.choice(FIRST_NAMES)
+        last = last or rng.choice(LAST_NAMES)
+        city, area = rng.choice(CITIES)
+        address = address or (
+            f"{rng.randint(1, 200)} {rng.choice(STREETS)}",
+            city,
+            f"{area}{rng.randint(1, 20)} {rng.randint(1, 9)}"
+            f"{rng.choice('ABDEFGHJ')}{rng.choice('LNPQRSTU')}",
+        )
+        people.append({
+            "person_id": f"p{len(people) + 1}",
+            "first": first,
+            "last": last,
+            "dob": dob or dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 62)),
+            "email": email or f"{first}.{last}{rng.randint(1, 99)}@{rng.choice(DOMAINS)}",
+            "phone": f"+447{rng.randint(100000000, 999999999)}",
+            "landline": landline,
+            "address": address,
+            "household": household,
+            "twin": None,
+        })
+        return people[-1]
+
+    while len(people) < n_people:
+        kind = rng.random()
+        if kind < 0.25:
+            head = person(household=f"h{len(people) + 1}")
+            head["landline"] = f"+4420{rng.randint(10000000, 99999999)}"
+            for _ in range(rng.randint(1, 3)):
+                person(last=head["last"], address=head["address"], landline=head["landline"],
+                       household=head["household"],
+                       email=head["email"] if rng.random() < 0.2 else None)
+        elif kind < 0.30:
+            first = person(household=f"h{len(people) + 1}")
+            second = person(last=first["last"], address=first["address"], dob=first["dob"],
+                            household=first["household"])
+            while CANONICAL.get(second["first"], second["first"]) == first["first"]:
+                second["first"] = rng.choice(FIRST_NAMES)
+            second["email"] = f"{second['first']}.{second['last']}@{rng.choice(DOMAINS)}"
+            first["twin"] = second["twin"] = first["person_id"]
+        else:
+            person()
+    return people
+
+
+def synthetic_records(n_people=200, seed=7):
+    """Silver rows and truth rows (record_id, person_id, household_id, twin_group)."""
+    rng = random.Random(seed + 1)
+    rows, truth = [], []
+    for p in synthetic_people(n_people, seed):
+        for k in range(rng.choice([1, 2, 2, 3, 3, 4])):
+            record_id = f"{SOURCES[k % 3] if k < 3 else rng.choice(SOURCES)}:{len(rows) + 1}"
+            first = p["first"]
+            if first in NICKNAMES and rng.random() < 0.25:
+                first = rng.choice(NICKNAMES[first])
+            elif rng.random() < 0.1:
+                first = _typo(first, rng)
+            last = _typo(p["last"], rng) if rng.random() < 0.1 else p["last"]
+            if rng.random() < 0.03:  # a married or maiden name
+                last = rng.choice(LAST_NAMES)
+            dob, roll = p["dob"], rng.random()
+            if roll < 0.12:
+                dob = None
+            elif roll < 0.16 and dob.day <= 12 and dob.day != dob.month:
+                dob = dob.replace(month=dob.day, day=dob.month)
+            elif roll < 0.20:
+                dob = dob.replace(day=dob.day % 28 + 1)
+            email = p["email"] if rng.random() < 0.7 else None
+            if email and rng.random() < 0.1:
+                email = f"{p['first'][0]}{p['last']}{rng.randint(1, 9)}@{rng.choice(DOMAINS)}"
+            elif email and rng.random() < 0.1:
+                email = email.split("@")[0] + "@" + rng.choice(DOMAINS)
+            phone = p["phone"] if rng.random() < 0.6 else None
+            if phone is None and p["landline"] and rng.random() < 0.5:
+                phone = p["landline"]
+            line1, city, postcode = p["address"]
+            if rng.random() < 0.08:
+                line1 = _typo(line1, rng)
+            if rng.random() < 0.08:
+                city, area = rng.choice(CITIES)
+                line1 = f"{rng.randint(1, 200)} {rng.choice(STREETS)}"
+                postcode = f"{area}{rng.randint(1, 20)} 1AA"
+            rows.append(_silver_row(record_id, first, last, email, phone, dob, line1, city,
+                                    postcode))
+            truth.append({"record_id": record_id, "person_id": p["person_id"],
+                          "household_id": p["household"], "twin_group": p["twin"]})
+    for i in range(4):  # companies: never linked, even to each other
+        record_id = f"crm:c{i}"
+        rows.append(_silver_row(record_id, None, None, "info@acme.com", "+442000000000", None,
+                                "1 industrial est", "leeds", "LS1 1AA", is_company=True))
+        truth.append({"record_id": record_id, "person_id": f"company{i}",
+                      "household_id": None, "twin_group": None})
+    for i in range(3):  # nothing identifying left after standardisation
+        record_id = f"loyalty:u{i}"
+        rows.append(_silver_row(record_id, is_linkable=False))
+        truth.append({"record_id": record_id, "person_id": f"unlinkable{i}",
+                      "household_id": None, "twin_group": None})
+    return rows, truth
+
+
+# Hand-written cases whose outcome the model must get right.
+BILL = _silver_row("crm:bill-1", "william", "thornbury", "w.thornbury@gmail.com", "+447700900001",
+                   dt.date(1971, 3, 4), "12 acacia ave", "leeds", "LS6 2AB")
+BILL_NICKNAME = _silver_row("webshop:bill-2", "bill", "thornbury", "w.thornbury@gmail.com", None,
+                            dt.date(1971, 3, 4), "12 acacia ave", "leeds", "LS6 2AB")
+BILL_TYPO_SWAPPED_DOB = _silver_row("loyalty:bill-3", "wiliam", "thornbury", None, "+447700900001",
+                                    dt.date(1971, 4, 3), None, "leeds", "LS6 2AB")
+TWIN_A = _silver_row("crm:twin-a", "oliver", "fairweather", "oliver.fw@gmail.com", "+447700900010",
+                     dt.date(1990, 6, 1), "3 mill ln", "bristol", "BS3 4QT")
+TWIN_B = _silver_row("crm:twin-b", "isla", "fairweather", "isla.fw@gmail.com", "+447700900011",
+                     dt.date(1990, 6, 1), "3 mill ln", "bristol", "BS3 4QT")
+SPOUSE = _silver_row("webshop:spouse", "wendy", "thornbury", "w.thornbury@gmail.com",
+                     "+447700900002", dt.date(1974, 9, 2), "12 acacia ave", "leeds", "LS6 2AB")
+HAND_WRITTEN = [BILL, BILL_NICKNAME, BILL_TYPO_SWAPPED_DOB, TWIN_A, TWIN_B, SPOUSE]
+
+
+# ------------------------------------------------------------------------------------------
+# Fixtures: one dataset, one model and one set of predictions per module
+
+
+@pytest.fixture(scope="module")
+def data(spark):
+    rows, truth = synthetic_records()
+    rows = rows + HAND_WRITTEN
+    truth = truth + [
+        {"record_id": r["record_id"], "person_id": pid, "household_id": hh, "twin_group": tw}
+        for r, pid, hh, tw in zip(
+            HAND_WRITTEN,
+            ["bill", "bill", "bill", "twin-a", "twin-b", "wendy"],
+            ["thornbury", "thornbury", "thornbury", "fw", "fw", "thornbury"],
+            [None, None, None, "fw", "fw", None],
+        )
+    ]
+    silver = spark.createDataFrame(rows).cache()
+    truth_df = spark.createDataFrame(truth, "record_id string, person_id string, "
+                                            "household_id string, twin_group string")
+    return silver, truth_df
+
+
+@pytest.fixture(scope="module")
+def counts(spark, data):
+    silver, _ = data
+    return count_comparisons(spark, silver, TEST_CONFIG)
+
+
+@pytest.fixture(scope="module")
+def model(spark, data, tmp_path_factory):
+    silver, _ = data
+    return train_model(spark, silver, TEST_CONFIG, tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def pairs(spark, data, model):
+    silver, _ = data
+    return predict_pairs(spark, silver, model.model_path, TEST_CONFIG)
+
+
+def _probability(pairs_df, a, b):
+    rows = pairs_df.where(
+        (F.col("record_id_l") == min(a, b)) & (F.col("record_id_r") == max(a, b))
+    ).collect()
+    return rows[0]["match_probability"] if rows else None
+
+
+# ------------------------------------------------------------------------------------------
+# Blocking with evidence
+
+
+def test_counts_are_marginal_per_rule_and_exact(data, counts):
+    silver, _ = data
+    assert list(counts) == list(TEST_CONFIG.prediction_blocking_rules)
+    # Brute force over the linkable records: pairs found by a rule and by no earlier rule.
+    records = [r.asDict() for r in silver.where("is_linkable and not is_company").collect()]
+    rule_columns = [
+        [part.split(" = ")[0].strip()[2:] for part in rule.split(" AND ")]
+        for rule in TEST_CONFIG.prediction_blocking_rules
+    ]
+    expected, seen = [], set()
+    for columns in rule_columns:
+        found = {
+            (a["record_id"], b["record_id"])
+            for i, a in enumerate(records)
+            for b in records[i + 1:]
+            if all(a[c] is not None and a[c] == b[c] for c in columns)
+        }
+        found = {tuple(sorted(pair)) for pair in found}
+        expected.append(len(found - seen))
+        seen |= found
+    assert list(counts.values()) == expected
+
+
+def test_budget_check_names_the_rule_over_budget(spark, data, counts):
+    silver, _ = data
+    worst = max(counts, key=counts.get)
+    tight = LinkageConfig(comparison_budget=sum(counts.values()) - 1)
+
+    with pytest.raises(ComparisonBudgetExceeded) as raised:
+        check_comparison_budget(spark, silver, tight)
+
+    assert raised.value.rule == worst
+    assert raised.value.count == counts[worst]
+    assert raised.value.total == sum(counts.values())
+    assert worst in str(raised.value) and f"{counts[worst]:,}" in str(raised.value)
+
+
+def test_budget_check_stops_a_skewed_block_before_building_pairs(spark, data):
+    silver, _ = data
+    # 60 records sharing one email: 1,770 comparisons in one block.
+    skewed = silver.withColumn(
+        "email",
+        F.when(F.col("record_id").endswith("0"), F.lit("noreply@shop.example")).otherwise(
+            F.col("email")
+        ),
+    )
+    block = skewed.where("email = 'noreply@shop.example' and is_linkable and not is_company")
+    size = block.count()
+    config = LinkageConfig(comparison_budget=size * (size - 1) // 2 - 1)
+
+    with pytest.raises(ComparisonBudgetExceeded, match="noreply@shop.example") as raised:
+        check_comparison_budget(spark, skewed, config)
+
+    assert raised.value.rule == "l.email = r.email"
+    assert raised.value.total is None  # stopped at the block, nothing counted
+
+
+# ------------------------------------------------------------------------------------------
+# The model
+
+
+def test_training_writes_a_versioned_model_with_charts(model, tmp_path_factory):
+    directory = model.directory
+    assert directory.name == model.version
+    timestamp, digest = model.version.split("-")
+    assert timestamp.endswith("Z") and len(digest) == 12
+    saved = json.loads(model.model_path.read_text())
+    assert saved["link_type"] == "dedupe_only"
+    assert {c["output_column_name"] for c in saved["comparisons"]} >= {
+        "first_name", "last_name", "date_of_birth", "email", "phone", "address",
+    }
+    for chart in ("match_weights.html", "m_u_parameters.html"):
+        assert (directory / chart).stat().st_size > 10_000
+    metadata = json.loads((directory / "training.json").read_text())
+    assert metadata["version"] == model.version and metadata["trained_records"] > 400
+    assert latest_model(directory.parent).version == model.version
+
+
+def test_true_duplicates_link_and_clear_non_matches_do_not(pairs):
+    threshold = TEST_CONFIG.match_threshold
+    assert _probability(pairs, BILL["record_id"], BILL_NICKNAME["record_id"]) >= threshold
+    assert _probability(pairs, BILL["record_id"], BILL_TYPO_SWAPPED_DOB["record_id"]) >= threshold
+    for a, b in [(TWIN_A, TWIN_B), (BILL, SPOUSE), (BILL_NICKNAME, SPOUSE)]:
+        assert (_probability(pairs, a["record_id"], b["record_id"]) or 0) < threshold
+
+    excluded = {f"crm:c{i}" for i in range(4)} | {f"loyalty:u{i}" for i in range(3)}
+    ids = {r[0] for r in pairs.select("record_id_l").union(pairs.select("record_id_r")).collect()}
+    assert not ids & excluded
+    assert pairs.where("record_id_l >= record_id_r").count() == 0
+
+
+def test_pairs_carry_the_weights_that_explain_them(pairs):
+    mw_columns = [c for c in pairs.columns if c.startswith("mw_")]
+    assert {"mw_first_name", "mw_date_of_birth", "mw_email"} <= set(mw_columns)
+    row = pairs.orderBy("record_id_l", "record_id_r").first()
+    prior = row["match_weight"] - sum(row[c] for c in mw_columns)
+    assert all(
+        abs(r["match_weight"] - sum(r[c] for c in mw_columns) - prior) < 1e-6
+        for r in pairs.collect()
+    )
+    assert pairs.where(F.col("match_probability") < TEST_CONFIG.pair_threshold).count() == 0
+
+
+def test_model_file_that_does_not_match_the_data_fails_clearly(spark, data, model):
+    silver, _ = data
+    old_silver = silver.drop("first_name_phonetic", "first_name_canonical")
+
+    with pytest.raises(ModelColumnMismatch) as raised:
+        predict_pairs(spark, old_silver, model.model_path, TEST_CONFIG)
+
+    assert raised.value.missing == ["first_name_canonical", "first_name_phonetic"]
+    assert str(model.model_path) in str(raised.value)
+    assert "first_name_canonical, first_name_phonetic" in str(raised.value)
+
+
+# ------------------------------------------------------------------------------------------
+# Incremental runs
+
+
+def test_incremental_run_scores_the_same_pairs_as_a_full_run(spark, data, model, pairs):
+    silver, _ = data
+    new_ids = ["webshop:bill-2", "loyalty:bill-3", "crm:twin-b", "crm:2", "webshop:3"]
+    new = silver.where(F.col("record_id").isin(new_ids))
+    # A changed record arrives in both: the new version wins.
+    existing = silver
+
+    incremental = predict_incremental(spark, new, existing, model, TEST_CONFIG)
+
+    touching_new = pairs.where(
+        F.col("record_id_l").isin(new_ids) | F.col("record_id_r").isin(new_ids)
+    )
+    key = ["record_id_l", "record_id_r"]
+    full_rows = {tuple(r[:2]): r["match_probability"] for r in touching_new.select(
+        *key, "match_probability").collect()}
+    incremental_rows = {tuple(r[:2]): r["match_probability"] for r in incremental.select(
+        *key, "match_probability").collect()}
+    assert incremental_rows.keys() == full_rows.keys()
+    assert all(abs(incremental_rows[k] - full_rows[k]) < 1e-9 for k in full_rows)
+    assert incremental.columns == pairs.columns
+
+
+# ------------------------------------------------------------------------------------------
+# Clustering and accuracy
+
+
+def test_clusters_cover_every_record_once_and_meet_the_accuracy_floor(spark, data, pairs):
+    silver, truth = data
+    clusters = cluster_records(spark, silver, pairs, TEST_CONFIG.match_threshold)
+
+    assert clusters.count() == silver.count()
+    assert clusters.select("record_id").distinct().count() == silver.count()
+    singletons = clusters.where(F.col("record_id").startswith("crm:c") |
+                                F.col("record_id").startswith("loyalty:u")).collect()
+    assert len(singletons) == 7
+    assert all(r["cluster_id"] == r["record_id"] and r["min_match_probability"] is None
+               for r in singletons)
+
+    metrics = pairwise_metrics(clusters, truth)
+    assert metrics["precision"] >= 0.9 and metrics["recall"] >= 0.9, metrics
+    assert hard_negative_merges(clusters, truth, "twin_group") == 0

@@ -1,0 +1,100 @@
+"""Clustering and pairwise evaluation on hand-written pairs (no model needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from scv.linkage import cluster_records, hard_negative_merges, pairwise_metrics
+
+RECORDS = ["a", "b", "c", "d", "e", "f", "g"]
+# a-b-c linked through b (a-c scored but below the threshold); d-e scored below it; f-g never
+# scored; b-d scored below the threshold must not join the two groups.
+PAIRS = [
+    ("a", "b", 0.95),
+    ("b", "c", 0.92),
+    ("a", "c", 0.50),
+    ("d", "e", 0.30),
+    ("b", "d", 0.40),
+]
+
+
+@pytest.fixture
+def silver(spark):
+    return spark.createDataFrame([(r, "crm") for r in RECORDS], "record_id string, source_system string")
+
+
+@pytest.fixture
+def pairs(spark):
+    return spark.createDataFrame(
+        PAIRS, "record_id_l string, record_id_r string, match_probability double"
+    )
+
+
+@pytest.mark.parametrize("method", ["label_propagation", "splink"])
+def test_every_record_once_with_zingg_style_min_and_max(spark, silver, pairs, method):
+    clusters = cluster_records(spark, silver, pairs, 0.9, method=method)
+
+    rows = {r["record_id"]: r for r in clusters.collect()}
+    assert sorted(rows) == RECORDS
+    assert {r: rows[r]["cluster_id"] for r in RECORDS} == {
+        "a": "a", "b": "a", "c": "a", "d": "d", "e": "e", "f": "f", "g": "g",
+    }
+    # The lowest probability counts pairs below the threshold inside the cluster (a-c), but not
+    # pairs leaving it (b-d).
+    assert (rows["a"]["min_match_probability"], rows["a"]["max_match_probability"]) == (0.5, 0.95)
+    assert (rows["b"]["min_match_probability"], rows["b"]["max_match_probability"]) == (0.92, 0.95)
+    assert (rows["c"]["min_match_probability"], rows["c"]["max_match_probability"]) == (0.5, 0.92)
+    for singleton in "defg":
+        assert rows[singleton]["min_match_probability"] is None
+        assert rows[singleton]["max_match_probability"] is None
+
+
+def test_long_chains_converge_to_the_smallest_id(spark):
+    # A path of 40 records whose ids alternate ends, so labels must travel the whole chain.
+    ids = [f"r{i:03d}" for i in range(40)]
+    path = ids[::2] + ids[1::2][::-1]
+    silver = spark.createDataFrame([(r,) for r in ids], "record_id string")
+    pairs = spark.createDataFrame(
+        [(x, y, 0.99) for x, y in zip(path, path[1:])],
+        "record_id_l string, record_id_r string, match_probability double",
+    )
+
+    clusters = cluster_records(spark, silver, pairs, 0.9)
+
+    assert {r["cluster_id"] for r in clusters.collect()} == {"r000"}
+
+
+def test_duplicate_silver_rows_still_give_one_row_per_record(spark, pairs):
+    silver = spark.createDataFrame([(r,) for r in RECORDS + ["a", "f"]], "record_id string")
+    clusters = cluster_records(spark, silver, pairs, 0.9)
+    assert clusters.count() == len(RECORDS)
+
+
+def test_pairwise_metrics_count_pairs_within_clusters_and_people(spark):
+    predicted = spark.createDataFrame(
+        [("1", "A"), ("2", "A"), ("3", "A"), ("4", "B"), ("5", "C"), ("6", "C")],
+        "record_id string, cluster_id string",
+    )
+    truth = spark.createDataFrame(
+        [("1", "x", "h1"), ("2", "x", "h1"), ("3", "y", "h1"), ("4", "y", "h1"), ("5", "z", None),
+         ("6", "z", None), ("7", "q", None)],
+        "record_id string, person_id string, household_id string",
+    )
+
+    metrics = pairwise_metrics(predicted, truth)
+
+    # predicted pairs: 1-2 1-3 2-3 5-6; true pairs: 1-2 3-4 5-6 (record 7 is not predicted)
+    assert (metrics["tp"], metrics["fp"], metrics["fn"]) == (2, 2, 1)
+    assert metrics["precision"] == pytest.approx(0.5)
+    assert metrics["recall"] == pytest.approx(2 / 3)
+    assert metrics["f1"] == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
+    # x and y share household h1 and records 1-3, 2-3 put them in one cluster
+    assert hard_negative_merges(predicted, truth, "household_id") == 2
+
+
+def test_pairwise_metrics_without_pairs_are_perfect_not_undefined(spark):
+    singletons = spark.createDataFrame([("1", "1"), ("2", "2")], "record_id string, cluster_id string")
+    truth = spark.createDataFrame([("1", "x"), ("2", "y")], "record_id string, person_id string")
+    assert pairwise_metrics(singletons, truth) == {
+        "precision": 1.0, "recall": 1.0, "f1": 1.0, "tp": 0, "fp": 0, "fn": 0,
+    }
