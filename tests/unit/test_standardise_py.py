@@ -126,6 +126,8 @@ def test_published_list_and_overrides(rules):
         ("Smith, John", None, None, "john", "smith"),  # "Last, First" in the first-name field
         ("Smith", "Colin", None, "colin", "smith"),  # swapped fields
         ("Jones", "David", None, "david", "jones"),
+        ("HUGHES", "MALCOLM", None, "malcolm", "hughes"),
+        (None, None, "Davies Nicola", "nicola", "davies"),  # swapped inside a full name
         ("Martin", "Thomas", None, "martin", "thomas"),  # both common either way: left alone
         ("Tadhg", "Murphy", None, "tadhg", "murphy"),  # unknown to the census: left alone
         ("John", None, "Smith, John", "john", "smith"),  # the missing surname from full_name
@@ -231,7 +233,12 @@ def test_blank_input_gives_nothing(rules):
 
 def test_memoised_standardiser_agrees_with_the_function(rules):
     standardiser = NameStandardiser(rules, max_entries=2)
-    inputs = [("Bill", "Smith", None), (None, None, "Jones, Peggy"), ("Bill", "Smith", None), ("A", "B", "C")]
+    inputs = [
+        ("Bill", "Smith", None),
+        (None, None, "Jones, Peggy"),
+        ("Bill", "Smith", None),
+        ("A", "B", "C"),
+    ]
     for args in inputs * 2:
         assert standardiser(*args) == standardise_name(*args, rules)
 

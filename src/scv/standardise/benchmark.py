@@ -29,11 +29,19 @@ _FIRST = (
     "Kate Jim Mike Tom Steve Chris José Zoë Jürgen Søren Renée François Siobhán Oliver Amelia "
     "Isla Ava Noah Leo Priya Aisha Mohammed Wei Hannah Lukas Léa Chloé Ana Ciarán"
 ).split()
-_LAST_HEADS = "Smith Jones Will Brown Tay Mül Schmidt O'Bri Mac Fitz Van der Ber Dub Mart Gar Kow Nguy Pat".split()
+# Surnames are built from three parts, about 6,000 distinct, so the name memo sees misses too.
+_LAST_HEADS = (
+    "Smith Jones Will Brown Tay Mül Schmidt O'Bri Mac Fitz Van der Ber Dub Mart Gar Kow Nguy Pat"
+).split()
+_LAST_MIDS = "a e i o u ar er or ing el an".split() + ["", "", "", "", "", "", "", "", ""]
 _LAST_TAILS = "son ler er ston ford ley ams ien ley sen ez ski ova man ton ing well ".split(" ")
-_STREETS = "High Street|Station Road|Church Lane|Main St.|Hauptstraße|Rue de la Paix|Park Avenue|Mill Close".split("|")
+_STREETS = (
+    "High Street|Station Road|Church Lane|Main St.|Hauptstraße|Rue de la Paix|Park Avenue|Mill Close"
+).split("|")
 _CITIES = "London|Manchester|Dublin|München|Berlin|Paris|New York|Cork|Leeds|Saint Albans".split("|")
-_COUNTRIES = "UK|United Kingdom|GB|England|Deutschland|DE|Germany|France|FR|USA|US|Éire|Ireland|IE|".split("|")
+_COUNTRIES = (
+    "UK|United Kingdom|GB|England|Deutschland|DE|Germany|France|FR|USA|US|Éire|Ireland|IE|"
+).split("|")
 _DOMAINS = "gmail.com|googlemail.com|outlook.com|example.org|yahoo.co.uk|web.de|icloud.com".split("|")
 
 
@@ -47,14 +55,19 @@ def synthetic_records(spark: SparkSession, rows: int, partitions: int = 8) -> Da
     h = lambda salt: F.xxhash64(F.col("id"), F.lit(salt))  # noqa: E731 - a tiny local helper
     base = spark.range(0, rows, numPartitions=partitions)
     first = _pick(_FIRST, h("first"))
-    last = F.concat(_pick(_LAST_HEADS, h("head")), _pick(_LAST_TAILS, h("tail")))
+    last = F.concat(
+        _pick(_LAST_HEADS, h("head")), _pick(_LAST_MIDS, h("mid")), _pick(_LAST_TAILS, h("tail"))
+    )
     source = _pick(["crm", "webshop", "loyalty"], h("source"))
     junk = F.abs(h("junk")) % 100 < 3
     digits = F.lpad((F.abs(h("phone")) % 1_000_000_000).cast("string"), 9, "0")
     phone_style = F.abs(h("style")) % 4
     phone = (
         F.when(junk, _pick(["000-000", "n/a", "0123456789", ""], h("pj")))
-        .when(phone_style == 0, F.concat(F.lit("07"), F.substring(digits, 1, 3), F.lit(" "), F.substring(digits, 4, 6)))
+        .when(
+            phone_style == 0,
+            F.concat(F.lit("07"), F.substring(digits, 1, 3), F.lit(" "), F.substring(digits, 4, 6)),
+        )
         .when(phone_style == 1, F.concat(F.lit("+44 7"), digits))
         .when(phone_style == 2, F.concat(F.lit("+49 30 "), F.substring(digits, 1, 8)))
         .otherwise(F.concat(F.lit("(212) 555-"), F.substring(digits, 1, 4)))
@@ -82,14 +95,18 @@ def synthetic_records(spark: SparkSession, rows: int, partitions: int = 8) -> Da
         F.concat(source, F.lit(":"), F.col("id").cast("string")).alias("record_id"),
         source.alias("source_system"),
         F.col("id").cast("string").alias("source_record_id"),
-        F.when(source != "webshop", F.when(junk, F.lit("Walk-in")).otherwise(first)).alias("first_name"),
+        F.when(source != "webshop", F.when(junk, F.lit("Walk-in")).otherwise(first)).alias(
+            "first_name"
+        ),
         F.when(source != "webshop", F.when(junk, F.lit("Guest")).otherwise(last)).alias("last_name"),
         F.when(source == "webshop", F.concat(last, F.lit(", "), first)).alias("full_name"),
         F.when(F.abs(h("co")) % 100 < 2, F.lit("Acme Ltd")).alias("company_name"),
         email.alias("email"),
         phone.alias("phone"),
         dob.alias("date_of_birth"),
-        F.concat((F.abs(h("no")) % 200 + 1).cast("string"), F.lit(" "), _pick(_STREETS, h("street"))).alias("address_line1"),
+        F.concat(
+            (F.abs(h("no")) % 200 + 1).cast("string"), F.lit(" "), _pick(_STREETS, h("street"))
+        ).alias("address_line1"),
         _pick(_CITIES, h("city")).alias("city"),
         postcode.alias("postcode"),
         _pick(_COUNTRIES, h("country")).alias("country"),

@@ -11,9 +11,10 @@ A rule that can null a value returns a :class:`Rule`: the value plus the two rea
 it, which feed ``placeholder_count`` and the standardisation report.
 
 Regular expressions are used only where nothing else will do (email syntax, postcode formats,
-date shapes): each costs a conversion to a Java string and a match, a few microseconds per row,
-which is most of this stage's cost at millions of rows. Keys and word breaks use translate()
-and plain replaces instead.
+digits of a phone number): each costs a conversion to a Java string and a match, a microsecond
+or two per value, and there are a dozen text fields per record. Keys and word breaks use
+translate() and plain replaces, date layouts are told apart by their separators, and no lambda
+functions are used (they would switch off whole-stage code generation).
 """
 
 from __future__ import annotations
@@ -262,17 +263,19 @@ def parse_date_text(text: Column, default_country: Column) -> Column:
     """A date from text in one of the supported layouts, or null.
 
     The layout is chosen from the separator and its position (cheap character tests rather than
-    a regex per layout); try_to_date then rejects anything that does not fit it exactly.
+    a regex per layout); try_to_date then rejects anything that does not fit it exactly. Month
+    names are matched case-insensitively, in English.
     """
     fifth = F.substring(text, 5, 1)
     # An ISO date may carry a time ("1980-03-05T00:00:00", "1980-03-05 00:00").
     iso_date = F.substring_index(F.substring_index(text, "T", 1), " ", 1)
-    titled = F.initcap(F.replace(text, F.lit(","), F.lit("")))
-    has_letters = F.upper(text) != F.lower(text)
+    # Java knows "Sep", not the common "Sept"; commas are optional ("March 5, 1980").
+    month_text = F.replace(F.lower(text), F.lit(","), F.lit(""))
+    month_text = F.replace(month_text, F.lit("sept "), F.lit("sep "))
     return (
         F.when(fifth == F.lit("-"), F.try_to_date(iso_date, "yyyy-M-d"))
         .when(fifth == F.lit("/"), F.try_to_date(text, "yyyy/M/d"))
-        .when(has_letters, _first_date(titled, "d MMM yyyy", "d MMMM yyyy", "MMM d yyyy", "MMMM d yyyy"))
+        .when(F.upper(text) != F.lower(text), F.try_to_date(month_text, _MONTH_NAME_LAYOUTS))
         .when(
             text.contains("/"),
             # Day first everywhere except US sources, where month first is the convention.
@@ -286,8 +289,8 @@ def parse_date_text(text: Column, default_country: Column) -> Column:
     )
 
 
-def _first_date(text: Column, *layouts: str) -> Column:
-    return F.coalesce(*[F.try_to_date(text, layout) for layout in layouts])
+# One pattern with optional sections: each of these layouts in a single parse.
+_MONTH_NAME_LAYOUTS = "[d MMMM yyyy][d MMM yyyy][MMMM d yyyy][MMM d yyyy]"
 
 
 def date_of_birth(

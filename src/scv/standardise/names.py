@@ -1,9 +1,9 @@
 """Personal names: folding, titles and suffixes, "Last, First", swapped fields, nicknames, phonetics.
 
 Pure Python (unidecode and Double Metaphone have no Spark equivalent); the Spark side calls
-:class:`NameStandardiser` from a pandas UDF, one instance per task so its caches live across
-Arrow batches. Everything here is deterministic: the same three inputs and rules always give the
-same :class:`StandardisedName`.
+:class:`NameStandardiser` from a pandas UDF, one instance per Python worker so its memos live
+across tasks and Arrow batches. Everything here is deterministic: the same three inputs and
+rules always give the same :class:`StandardisedName`.
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ class StandardisedName(NamedTuple):
     full_name_junk: bool
 
 
-EMPTY = StandardisedName(None, None, None, None, None, False, False, False, False)
-
 # Apostrophes and dots join their neighbours (O'Brien -> obrien, J.R. -> jr); every other
 # non-letter separates words, except the comma, which marks "Last, First".
 _JOINERS = re.compile(r"['`.]")
@@ -45,7 +43,7 @@ _UMLAUT_DIGRAPHS = re.compile(r"(?<=.)([aou])e")
 
 class _Parsed(NamedTuple):
     parts: tuple[tuple[str, ...], ...]  # comma-separated parts, each a tuple of words
-    junk: bool  # the raw value was non-blank but is a placeholder / carries no letters
+    junk: bool  # non-blank, but a placeholder, or no name left once titles/suffixes are gone
     company: bool
 
 
@@ -61,7 +59,8 @@ def _parse(raw: str | None, rules: NameRules) -> _Parsed:
     words = [w for p in parts for w in p]
     company = any(w in rules.company_markers for w in words)
     core = [w for w in words if w not in rules.titles and w not in rules.suffixes]
-    if is_junk_key("".join(words), rules.placeholders) or is_junk_key("".join(core), rules.placeholders):
+    # Junk as written ("walk-in guest") or once titles are gone ("Mr Test", "Mr").
+    if any(is_junk_key("".join(w), rules.placeholders) for w in (words, core)):
         return _Parsed((), True, company)
     return _Parsed(parts, False, company)
 
@@ -109,6 +108,10 @@ def _split_full(parsed: _Parsed, rules: NameRules) -> tuple[tuple[str, ...], tup
     return _given(words[:start], rules), tuple(words[start:]), False
 
 
+def _is_one_letter(parsed: _Parsed) -> bool:
+    return len(parsed.parts) == 1 and len(parsed.parts[0]) == 1 and len(parsed.parts[0][0]) == 1
+
+
 def _given_titles_only(words: tuple[str, ...], rules: NameRules) -> list[str]:
     words = list(words)
     while words and words[0] in rules.titles:
@@ -122,10 +125,18 @@ def _phonetic(word: str) -> str | None:
     return code or None
 
 
-# How much likelier, by census frequency, each word must be in the other role before two
-# single-word names are swapped. Names common in both roles ("Martin Thomas") never qualify;
-# names the census does not know (many Irish, German, French names) never move.
-SWAP_RATIO = 5.0
+# Swapping two single-word names needs strong evidence: the likelihood ratio (census
+# frequency as a surname over frequency as a given name, smoothed) of the first word times the
+# inverse ratio of the last word must reach SWAP_EVIDENCE, with each word leaning its own way.
+# "Smith Colin" and "Hughes Malcolm" swap; "Martin Thomas" (both common either way) and names
+# the census does not know (many Irish, German, French names) stay as they are.
+SWAP_EVIDENCE = 25.0
+_SMOOTHING = 0.0005  # per cent: about the frequency of the rarest listed surnames
+
+
+def _surname_ratio(word: str, rules: NameRules) -> float:
+    given_pct, surname_pct = rules.frequencies.get(word, (0.0, 0.0))
+    return (surname_pct + _SMOOTHING) / (given_pct + _SMOOTHING)
 
 
 def _looks_swapped(given: tuple[str, ...], family: tuple[str, ...], rules: NameRules) -> bool:
@@ -133,9 +144,8 @@ def _looks_swapped(given: tuple[str, ...], family: tuple[str, ...], rules: NameR
     is clearly a given name."""
     if len(given) != 1 or len(family) != 1:
         return False
-    first_given, first_surname = rules.frequencies.get(given[0], (0.0, 0.0))
-    last_given, last_surname = rules.frequencies.get(family[0], (0.0, 0.0))
-    return first_surname > SWAP_RATIO * first_given and last_given > SWAP_RATIO * last_surname
+    first, last = _surname_ratio(given[0], rules), _surname_ratio(family[0], rules)
+    return first > 1 > last and first / last >= SWAP_EVIDENCE
 
 
 def standardise_name(
@@ -190,11 +200,9 @@ def standardise_name(
         first_name_phonetic=_phonetic(head) if head else None,
         last_name_phonetic=_phonetic("".join(family)) if family else None,
         looks_like_company=first.company or last.company or full.company,
-        first_name_junk=first.junk or (bool(first_name and first_name.strip()) and not first.parts),
-        last_name_junk=last.junk
-        or (bool(last_name and last_name.strip()) and not last.parts)
-        or (one_letter_surname and len(last.parts) == 1 and len(last.parts[0]) == 1),
-        full_name_junk=full.junk or (bool(full_name and full_name.strip()) and not full.parts),
+        first_name_junk=first.junk,
+        last_name_junk=last.junk or (one_letter_surname and _is_one_letter(last)),
+        full_name_junk=full.junk,
     )
 
 
@@ -225,5 +233,6 @@ class NameStandardiser:
         if hit is None:
             if len(self._records) >= self._max:
                 self._records.clear()
-            hit = self._records[key] = standardise_name(first, last, full, self._rules, parse=self._parse)
+            hit = standardise_name(first, last, full, self._rules, parse=self._parse)
+            self._records[key] = hit
         return hit

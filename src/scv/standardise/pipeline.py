@@ -112,17 +112,23 @@ def standardise_person_records(
     if missing:
         raise InputContractError(f"canonical person records lack columns {missing}")
     ref = reference or load_reference()
+    dob_is_text = _dob_kind(records) == "text"
     prepared = _prepare(records, ref)
-    standardised = _standardise(prepared, records, ref, F.lit(as_of) if as_of else F.current_date())
-    return _finish(standardised, ref, with_issues)
+    standardised = _standardise(
+        prepared, records, ref, F.lit(as_of) if as_of else F.current_date(), dob_is_text=dob_is_text
+    )
+    return _finish(standardised, with_issues)
+
+
+def _dob_kind(records: DataFrame) -> str:
+    """Whether dates of birth arrive as dates ("date": date or timestamp columns) or as "text"."""
+    type_name = records.schema["date_of_birth"].dataType.simpleString()
+    return "date" if type_name == "date" or type_name.startswith("timestamp") else "text"
 
 
 def _prepare(records: DataFrame, ref: StandardisationReference) -> DataFrame:
     """Per-field folding and keys, computed once, and the country alias lookup."""
-    dob_type = records.schema["date_of_birth"].dataType.simpleString()
-    if dob_type == "date":
-        dob = F.col("date_of_birth")
-    elif dob_type.startswith("timestamp"):
+    if _dob_kind(records) == "date":
         dob = F.to_date("date_of_birth")
     else:
         dob = F.trim(F.col("date_of_birth").cast("string"))
@@ -140,13 +146,20 @@ def _prepare(records: DataFrame, ref: StandardisationReference) -> DataFrame:
     )
     aliases = records.sparkSession.createDataFrame(
         sorted(ref.country_aliases.items()),
-        StructType([StructField("_country_key", StringType()), StructField("_country_iso", StringType())]),
+        StructType(
+            [StructField("_country_key", StringType()), StructField("_country_iso", StringType())]
+        ),
     )
     return prepared.join(F.broadcast(aliases), "_country_key", "left")
 
 
 def _standardise(
-    prepared: DataFrame, records: DataFrame, ref: StandardisationReference, as_of: Column
+    prepared: DataFrame,
+    records: DataFrame,
+    ref: StandardisationReference,
+    as_of: Column,
+    *,
+    dob_is_text: bool,
 ) -> DataFrame:
     """Every rule, as one projection over the prepared columns: both Python UDFs are evaluated
     here once per row (one Arrow round trip per batch); later projections only read results."""
@@ -167,18 +180,18 @@ def _standardise(
         placeholder_domains=ref.placeholders["email_domain"],
         placeholder_values=any_text,
     )
-    if records.schema["date_of_birth"].dataType.simpleString() in ("date", "timestamp", "timestamp_ntz"):
-        parsed_dob, dob_text_junk = F.col("_dob"), F.lit(False)
-    else:
+    if dob_is_text:
         parsed_dob = C.parse_date_text(F.col("_dob"), default_country)
         # Only text that is not a date can be placeholder text ("n/a", "unknown").
         dob_text_junk = F.when(
             parsed_dob.isNull() & C.present(F.col("_dob")),
             C.is_junk_key(C.value_key(F.col("_dob")), any_text),
         ).otherwise(F.lit(False))
+    else:
+        parsed_dob, dob_text_junk = F.col("_dob"), F.lit(False)
     dob = C.date_of_birth(
         parsed_dob,
-        F.col("_dob").isNotNull() & C.present(F.col("_dob").cast("string")),
+        C.present(F.col("_dob").cast("string")),
         dob_text_junk,
         as_of,
         placeholder_dates=ref.placeholders["date_of_birth"],
@@ -200,7 +213,9 @@ def _standardise(
     city = C.address_text(
         F.col("city"), F.col("_city"), abbreviations=ref.city_abbreviations, placeholders=any_text
     )
-    company_placeholder = C.present(F.col("company_name")) & C.is_junk_key(F.col("_company_key"), any_text)
+    company_placeholder = C.present(F.col("company_name")) & C.is_junk_key(
+        F.col("_company_key"), any_text
+    )
     region = F.coalesce(default_country, country.value)
 
     return prepared.select(
@@ -227,7 +242,7 @@ def _standardise(
     )
 
 
-def _finish(standardised: DataFrame, ref: StandardisationReference, with_issues: bool) -> DataFrame:
+def _finish(standardised: DataFrame, with_issues: bool) -> DataFrame:
     """Silver columns, flags and counts from the standardised structs."""
     phone_invalid = F.col("flags.phone_tried") & F.col("phone_e164").isNull()
     issues = {
@@ -262,7 +277,11 @@ def _finish(standardised: DataFrame, ref: StandardisationReference, with_issues:
         | F.col("phone_e164").isNotNull()
         | (
             last_name.isNotNull()
-            & (first_name.isNotNull() | F.col("dob.value").isNotNull() | F.col("postcode.value").isNotNull())
+            & (
+                first_name.isNotNull()
+                | F.col("dob.value").isNotNull()
+                | F.col("postcode.value").isNotNull()
+            )
         )
     )
     issue_column = []

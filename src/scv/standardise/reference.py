@@ -69,8 +69,10 @@ class NameRules:
     @property
     def fingerprint(self) -> str:
         """A digest of the content: equal rules, equal fingerprint (keys per-worker caches)."""
-        parts = [sorted(getattr(self, f.name).items()) for f in fields(self) if isinstance(getattr(self, f.name), dict)]
-        parts += [sorted(getattr(self, f.name)) for f in fields(self) if isinstance(getattr(self, f.name), frozenset)]
+        parts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            parts.append(sorted(value.items()) if isinstance(value, dict) else sorted(value))
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
@@ -87,7 +89,7 @@ class StandardisationReference:
     country_aliases: Mapping[str, str]  # value key -> ISO 3166-1 alpha-2
     country_codes: frozenset[str]  # the ISO 3166-1 alpha-2 codes
     names: NameRules
-    placeholders: Mapping[str, frozenset[str]]  # scope -> value keys (or raw values, see below)
+    placeholders: Mapping[str, frozenset[str]]  # scope -> keys, as _placeholder_key makes them
     address_abbreviations: Mapping[str, str]
     city_abbreviations: Mapping[str, str]
     email_providers: Mapping[str, EmailProvider]  # lower-case domain -> its rules
@@ -122,8 +124,9 @@ def _placeholder_key(scope: str, value: str) -> str:
 def load_reference(reference_dir: str | os.PathLike | None = None) -> StandardisationReference:
     """Read and validate the reference tables (default: ``include/reference`` of the project).
 
-    Cached per directory: the result is immutable. Raises :class:`ReferenceError` naming the
-    file and problem when a table is missing, lacks a column, or uses an unknown scope/kind.
+    Cached per directory for the life of the process (the result is immutable; a job that must
+    see edited files runs in a new process). Raises :class:`ReferenceError` naming the file and
+    the problem when a table is missing, lacks a column, or uses an unknown scope or kind.
     """
     return _load_reference(str(Path(reference_dir or DEFAULT_REFERENCE_DIR).resolve()))
 
@@ -206,7 +209,7 @@ def _load_reference(directory: str) -> StandardisationReference:
 
 
 # ISO 3166-1 has no entry for these CLDR territories (EU, UN, pseudo and outlying regions).
-_NOT_ISO_3166_1 = {"AC", "CP", "CQ", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "XK", "ZZ"}
+_NOT_ISO_3166_1 = set("AC CP CQ DG EA EU EZ IC QO TA UN XA XB XK ZZ".split())
 _CLDR_LOCALES = ("en", "de", "fr", "es", "it", "nl", "pt", "ga")
 
 
@@ -282,7 +285,11 @@ def build_name_frequencies(male: Path, female: Path, last: Path) -> list[dict[st
             given[name] = max(given.get(name, 0.0), pct / 2)
     surnames = {n: p for n, p in read(last).items() if p >= _MIN_SURNAME_PCT}
     return [
-        {"name": n, "given_pct": f"{given.get(n, 0.0):.4f}", "surname_pct": f"{surnames.get(n, 0.0):.3f}"}
+        {
+            "name": n,
+            "given_pct": f"{given.get(n, 0.0):.4f}",
+            "surname_pct": f"{surnames.get(n, 0.0):.3f}",
+        }
         for n in sorted(set(given) | set(surnames))
     ]
 
@@ -305,5 +312,6 @@ if __name__ == "__main__":
     else:
         sys.exit(
             "usage: python -m scv.standardise.reference countries\n"
-            "       python -m scv.standardise.reference names dist.male.first dist.female.first dist.all.last"
+            "       python -m scv.standardise.reference names "
+            "dist.male.first dist.female.first dist.all.last"
         )

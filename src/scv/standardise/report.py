@@ -59,7 +59,8 @@ class StandardisationReport:
         with_issues = ISSUES_COLUMN in silver.columns
         if with_issues:
             aggregates += [
-                F.count_if(F.array_contains(ISSUES_COLUMN, key)).alias(f"issue:{key}") for key in ISSUE_KEYS
+                F.count_if(F.array_contains(ISSUES_COLUMN, key)).alias(f"issue:{key}")
+                for key in ISSUE_KEYS
             ]
         row = silver.agg(*aggregates).first().asDict()
         return cls(

@@ -58,8 +58,8 @@ def fold_latin(value: str) -> str:
 
 
 # Punctuation and white space, deleted from keys and turned into word breaks in addresses. A
-# fixed character set rather than a regex class, because Spark applies it with translate(),
-# several times faster than regexp_replace, and both sides must agree exactly.
+# fixed character set rather than a regex class, so that Spark can apply it with translate()
+# (no regex per value) and the Python and Spark keys agree exactly.
 SEPARATOR_CHARS = string.punctuation + string.whitespace + "\u00ab\u00bb\u00bf\u00a1\u00b7\u00b0\u00a7"
 _DELETE_SEPARATORS = str.maketrans("", "", SEPARATOR_CHARS)
 

@@ -67,7 +67,8 @@ def phones_udf():
     @pandas_udf(StringType())
     def standardise_phones(numbers: pd.Series, regions: pd.Series) -> pd.Series:
         standardiser = _phone_standardiser()
-        return pd.Series([standardiser(n, r) for n, r in zip(_values(numbers), _values(regions))], dtype=object)
+        pairs = zip(_values(numbers), _values(regions))
+        return pd.Series([standardiser(n, r) for n, r in pairs], dtype=object)
 
     return standardise_phones
 
