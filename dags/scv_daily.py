@@ -86,9 +86,10 @@ with DAG(
     contracts = load_contracts(settings.sources_dir)
     suites = {p.stem for p in Path(settings.include_dir, "expectations").glob("*.json")}
 
+    ingests = {}
     with TaskGroup("bronze", tooltip="Land each source's files for the day, then gate them") as bronze:
         for name, contract in contracts.contracts.items():
-            ingest = ScvSparkJobOperator(
+            ingest = ingests[name] = ScvSparkJobOperator(
                 task_id=f"ingest_{name}",
                 job="bronze_ingest",
                 job_kwargs={"source": name, **RUN},
@@ -110,6 +111,18 @@ with DAG(
                 raise ValueError(message)
 
             broken_contract()
+
+    # Profiles hang off ingestion, not the gate: a batch the gate rejects is the one worth
+    # profiling. They are outside the bronze group, so silver does not wait for them.
+    with TaskGroup("profile", tooltip="Column profiles of each source's bronze batch (not a gate)"):
+        for name, ingest in ingests.items():
+            ingest >> ScvSparkJobOperator(
+                task_id=f"profile_{name}",
+                job="profile_bronze",
+                job_kwargs={"source": name, **RUN},
+                doc_md=f"Column profiles of `bronze/{name}` for the day into `ops/column_profiles` and "
+                f"`artifacts/profiles/{name}/<ds>.md` (values masked).",
+            )
 
     silver_standardise = ScvSparkJobOperator(
         task_id="silver_standardise",

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 JOBS: dict[str, str] = {
     "bronze_ingest": "scv.jobs.bronze:run",
+    "profile_bronze": "scv.jobs.profiling:run",
     "silver_standardise": "scv.jobs.silver:run",
     "train_linkage_model": "scv.jobs.linkage:train",
     "link_records": "scv.jobs.linkage:run",

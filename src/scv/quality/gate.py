@@ -7,6 +7,11 @@ Guarantees
 - Run parameters are resolved in one place (:func:`run_parameters`): the suite file's defaults,
   then values known at run time (``lakehouse_root``, ``today``, the volume band from the ops
   table's history of this table and suite, excluding the current run), then the caller's.
+- A suite that uses the parameters of a source contract (:data:`CONTRACT_PARAMETERS`, e.g. the
+  generic ``bronze_default`` whose ``meta.table`` is ``bronze/${source}``) gets them from the
+  contract of the source named by the ``source`` parameter, by default the last part of the
+  table path (``bronze/<source>``): one suite serves every source onboarded by YAML alone, and
+  its results and volume history are kept per source.
 - The outcome is appended to the ops table (``record=True``) and the Data Docs are built under
   ``<artifacts>/data_docs/<run>/<table>/<suite>/`` (``build_docs=True``) before returning;
   deciding what a failure means (fail the task, alert) is left to the caller.
@@ -25,9 +30,10 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from scv.config import Settings
+from scv.contracts import SourceContract, load_contracts, referenced_columns
 from scv.quality.ops import record_outcome, recent_observations, volume_band
 from scv.quality.outcome import ValidationOutcome
-from scv.quality.suites import SuiteSpec, load_suite
+from scv.quality.suites import SuiteError, SuiteSpec, load_suite
 from scv.quality.validation import DEFAULT_SAMPLE_SIZE, validate_dataframe
 
 log = logging.getLogger(__name__)
@@ -79,6 +85,76 @@ def docs_dir(settings: Settings, run_id: str, table: str, suite: str) -> str:
     return os.path.join(settings.artifacts_dir, "data_docs", slug(run_id), slug(table), slug(suite))
 
 
+# Parameters computed from a source contract (see contract_parameters).
+CONTRACT_PARAMETERS = frozenset(
+    {"source", "primary_key_expression", "required_columns", "updated_at_declared", "updated_at_given",
+     "updated_at_expression"}
+)
+# Spark SQL functions that raise on malformed input under ANSI mode, and their NULL-returning twins.
+_TOLERANT = {"cast": "try_cast", "to_timestamp": "try_to_timestamp", "to_date": "try_to_date",
+             "to_number": "try_to_number"}
+
+
+def uses_contract(suite: SuiteSpec) -> bool:
+    return bool(suite.referenced_parameters() & CONTRACT_PARAMETERS) or "${source}" in (suite.table or "")
+
+
+def tolerant_expression(expression: str) -> str:
+    """``expression`` with ``cast``/``to_timestamp``/``to_date``/``to_number`` calls replaced by
+    their ``try_`` forms, so a malformed value gives NULL (countable) instead of failing the
+    query (ANSI mode). Only function-call tokens are rewritten, never text inside literals."""
+    from sqlglot.dialects.spark import Spark
+    from sqlglot.tokens import TokenType
+
+    tokens = Spark().tokenize(expression)
+    out, last = [], 0
+    for token, following in zip(tokens, tokens[1:]):
+        twin = _TOLERANT.get(token.text.lower())
+        if twin and token.token_type == TokenType.VAR and following.token_type == TokenType.L_PAREN:
+            out += [expression[last:token.start], twin]
+            last = token.end + 1
+    return "".join(out) + expression[last:]
+
+
+def _present(column: str) -> str:
+    quoted = column.replace("`", "``")
+    return f"nullif(trim(CAST(`{quoted}` AS STRING)), '') IS NOT NULL"
+
+
+def contract_parameters(contract: SourceContract) -> dict[str, Any]:
+    """The suite parameters a source contract defines, as SQL over the bronze batch.
+
+    - ``primary_key_expression``: the source record id, blank counted as NULL;
+    - ``required_columns``: ``effective_required_columns()`` (a list, for ``$PARAMETER``);
+    - ``updated_at_declared``: ``true``/``false``; ``updated_at_given``: the columns the
+      ``updated_at`` expression reads are all non-blank; ``updated_at_expression``: that
+      expression in its NULL-on-malformed form (a contract without one gets trivially passing
+      values, so a generic suite's timestamp checks pass for it).
+    """
+    key = tolerant_expression(contract.primary_key)
+    params: dict[str, Any] = {
+        "source": contract.name,
+        "primary_key_expression": f"nullif(trim(CAST(({key}) AS STRING)), '')",
+        "required_columns": list(contract.effective_required_columns()),
+        "updated_at_declared": "false",
+        "updated_at_given": "true",
+        "updated_at_expression": "CAST(NULL AS TIMESTAMP)",
+    }
+    if contract.updated_at:
+        inputs = sorted(referenced_columns(contract.updated_at, contract.file, "updated_at"))
+        params["updated_at_declared"] = "true"
+        params["updated_at_given"] = "(" + " AND ".join(_present(c) for c in inputs) + ")" if inputs else "true"
+        params["updated_at_expression"] = f"try_cast(({tolerant_expression(contract.updated_at)}) AS TIMESTAMP)"
+    return params
+
+
+def suite_source(suite: SuiteSpec, table_path: str, overrides: Mapping[str, Any] | None = None) -> str:
+    """The source a contract-parameterised suite validates: the caller's ``source`` parameter,
+    then the suite's default, then the last part of the table path (``bronze/<source>``)."""
+    source = (overrides or {}).get("source") or suite.parameters.get("source")
+    return str(source) if source else table_path.rstrip("/").rsplit("/", 1)[-1]
+
+
 def run_parameters(
     spark: SparkSession,
     settings: Settings,
@@ -93,6 +169,11 @@ def run_parameters(
     params: dict[str, Any] = dict(suite.parameters)
     params["lakehouse_root"] = settings.lakehouse_root
     params["today"] = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    if uses_contract(suite):
+        if "${" in table and not (overrides.get("source") or params.get("source")):
+            raise SuiteError(suite.path, f"table {table!r} needs a 'source' parameter (a source contract name)")
+        source = suite_source(suite, table, overrides)
+        params.update(contract_parameters(load_contracts(settings.sources_dir).get(source)))
     volume = suite.volume_expectation
     if volume is not None and not {"volume_min", "volume_max"} <= set(overrides):
         history = recent_observations(
@@ -129,7 +210,9 @@ def run_gate(
 
     ``table`` names the table in results and history (default: the suite's ``meta.table``, else
     the path relative to the lakehouse). Raises :class:`TableNotFound` when there is no Delta
-    table at the path and :class:`~scv.quality.suites.SuiteError` for a broken suite.
+    table at the path and :class:`~scv.quality.suites.SuiteError` for a broken suite; for a
+    suite using contract parameters, ``KeyError`` when no contract has the source's name and
+    :class:`~scv.contracts.ContractError` when its contract is broken.
     """
     from delta.tables import DeltaTable
 
@@ -138,7 +221,10 @@ def run_gate(
     if not DeltaTable.isDeltaTable(spark, path):
         raise TableNotFound(f"cannot validate {path} with suite {spec.name}: it is not a Delta table")
     run = run or RunInfo.adhoc()
-    name = table or spec.table or table_name(settings, path)
+    parameters = dict(parameters or {})
+    if uses_contract(spec):
+        parameters.setdefault("source", suite_source(spec, path, parameters))
+    name = table or spec.table_for({**spec.parameters, **parameters}) or table_name(settings, path)
 
     frame = spark.read.format("delta").load(path)
     if row_filter:

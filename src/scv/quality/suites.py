@@ -128,6 +128,15 @@ class SuiteSpec:
             names |= spec.referenced_parameters()
         return names
 
+    def table_for(self, parameters: Mapping[str, Any]) -> str | None:
+        """``meta.table`` with its ``${name}`` placeholders filled (a generic suite names its
+        table ``bronze/${source}``); None when the suite names no table or a value is missing."""
+        if self.table is None:
+            return None
+        if not set(_PLACEHOLDER.findall(self.table)) <= set(parameters):
+            return None
+        return _substitute(self.table, parameters)
+
     def resolved_expectations(self, parameters: Mapping[str, Any]) -> list[ExpectationSpec]:
         """The expectations with ``${name}`` placeholders replaced by ``parameters``.
 
