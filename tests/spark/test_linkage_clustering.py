@@ -20,7 +20,9 @@ PAIRS = [
 
 @pytest.fixture
 def silver(spark):
-    return spark.createDataFrame([(r, "crm") for r in RECORDS], "record_id string, source_system string")
+    return spark.createDataFrame(
+        [(r, "crm") for r in RECORDS], "record_id string, source_system string"
+    )
 
 
 @pytest.fixture
@@ -93,7 +95,9 @@ def test_pairwise_metrics_count_pairs_within_clusters_and_people(spark):
 
 
 def test_pairwise_metrics_without_pairs_are_perfect_not_undefined(spark):
-    singletons = spark.createDataFrame([("1", "1"), ("2", "2")], "record_id string, cluster_id string")
+    singletons = spark.createDataFrame(
+        [("1", "1"), ("2", "2")], "record_id string, cluster_id string"
+    )
     truth = spark.createDataFrame([("1", "x"), ("2", "y")], "record_id string, person_id string")
     assert pairwise_metrics(singletons, truth) == {
         "precision": 1.0, "recall": 1.0, "f1": 1.0, "tp": 0, "fp": 0, "fn": 0,

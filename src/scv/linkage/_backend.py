@@ -21,6 +21,8 @@ import logging
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -57,10 +59,7 @@ class SplinkSession:
         if method in _METHODS_WRITING_FILES:
             context = self.spark.sparkContext
             self._previous_checkpoint_dir = context.getCheckpointDir()
-            root = self.config.spark_checkpoint_dir or os.path.join(
-                tempfile.gettempdir(), "scv-linkage-checkpoints"
-            )
-            context.setCheckpointDir(root)
+            context.setCheckpointDir(checkpoint_root(self.config))
             self._checkpoint_dir = context.getCheckpointDir()
         self.db_api = SparkAPI(
             spark_session=self.spark,
@@ -101,6 +100,23 @@ class SplinkSession:
         self._checkpoint_dir = self._previous_checkpoint_dir = None
 
 
+def checkpoint_root(config: LinkageConfig) -> str:
+    """Where intermediate files go: ``config.spark_checkpoint_dir`` or the local temp dir."""
+    return config.spark_checkpoint_dir or os.path.join(
+        tempfile.gettempdir(), "scv-linkage-checkpoints"
+    )
+
+
+@contextmanager
+def scratch_directory(spark: SparkSession, config: LinkageConfig) -> Iterator[str]:
+    """A fresh directory under :func:`checkpoint_root`, deleted with its contents on exit."""
+    path = f"{checkpoint_root(config).rstrip('/')}/scratch-{uuid.uuid4().hex}"
+    try:
+        yield path
+    finally:
+        _delete_path(spark, path)
+
+
 def materialise(df: DataFrame) -> tuple[DataFrame, int]:
     """Compute ``df`` now into Spark's block store, cutting its lineage; return it and its size.
 
@@ -113,7 +129,10 @@ def materialise(df: DataFrame) -> tuple[DataFrame, int]:
 
 def _delete_path(spark: SparkSession, path: str) -> None:
     """Recursively delete ``path`` on whatever file system it is on (local, s3a, abfss)."""
+    # Through Hadoop's FileSystem (as Splink's own writes go), not os/shutil, so that object
+    # stores work too.
     jvm_path = spark._jvm.org.apache.hadoop.fs.Path(path)  # type: ignore[union-attr]
-    file_system = jvm_path.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+    hadoop_conf = spark._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    file_system = jvm_path.getFileSystem(hadoop_conf)
     if not file_system.delete(jvm_path, True) and file_system.exists(jvm_path):
-        logger.warning("could not delete Splink checkpoint directory %s", path)
+        logger.warning("could not delete linkage scratch directory %s", path)

@@ -16,6 +16,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import ColumnExpression
 from splink.internals.comparison_creator import ComparisonCreator
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 
 def _spark_level(sql_condition: str, label: str) -> cll.CustomLevel:
@@ -131,8 +132,10 @@ def address_comparison() -> ComparisonCreator:
     missing or mistyped); same postcode prefix; same city. Postcode levels are term-frequency
     adjusted (a postcode shared by a block of flats says less).
     """
-    both_line1 = "address_line1_l IS NOT NULL AND address_line1_r IS NOT NULL"
-    same_postcode = "postcode_l = postcode_r"
+
+    def postcode_tf(level: ComparisonLevelCreator) -> ComparisonLevelCreator:
+        return level.configure(tf_adjustment_column="postcode", tf_adjustment_weight=1.0)
+
     return cl.CustomComparison(
         output_column_name="address",
         comparison_levels=[
@@ -141,16 +144,17 @@ def address_comparison() -> ComparisonCreator:
                 "AND (postcode_l IS NULL OR postcode_r IS NULL)",
                 "No address line or postcode to compare",
             ).configure(is_null_level=True),
-            _spark_level(
-                f"{same_postcode} AND address_line1_l = address_line1_r", "Same address"
-            ).configure(tf_adjustment_column="postcode", tf_adjustment_weight=1.0),
-            _spark_level(
-                f"{same_postcode} AND {both_line1} "
-                "AND jaro_winkler(address_line1_l, address_line1_r) >= 0.9",
-                "Same postcode, first line Jaro-Winkler >= 0.9",
-            ).configure(tf_adjustment_column="postcode", tf_adjustment_weight=1.0),
-            _spark_level(same_postcode, "Same postcode").configure(
-                tf_adjustment_column="postcode", tf_adjustment_weight=1.0
+            postcode_tf(
+                cll.And(cll.ExactMatchLevel("postcode"), cll.ExactMatchLevel("address_line1"))
+                .configure(label_for_charts="Same address")
+            ),
+            postcode_tf(
+                cll.And(
+                    cll.ExactMatchLevel("postcode"), cll.JaroWinklerLevel("address_line1", 0.9)
+                ).configure(label_for_charts="Same postcode, first line Jaro-Winkler >= 0.9")
+            ),
+            postcode_tf(
+                cll.ExactMatchLevel("postcode").configure(label_for_charts="Same postcode")
             ),
             _spark_level(
                 "address_line1_l = address_line1_r AND city_l = city_r",

@@ -111,7 +111,9 @@ class LinkageConfig:
             problems.append(f"match_threshold must be in (0, 1), got {self.match_threshold}")
         low, high = self.review_band
         if not 0 <= low < high <= 1:
-            problems.append(f"review_band must be (low, high) with 0 <= low < high <= 1, got {self.review_band}")
+            problems.append(
+                f"review_band must be (low, high) with 0 <= low < high <= 1, got {self.review_band}"
+            )
         if not 0 < self.deterministic_rules_recall <= 1:
             problems.append("deterministic_rules_recall must be in (0, 1]")
         if self.comparison_budget <= 0:

@@ -5,9 +5,10 @@ record_id_r``, keeping pairs at or above ``config.pair_threshold`` (the lower of
 and the match threshold; pairs below it neither link nor need review):
 
 ``record_id_l, record_id_r, match_probability, match_weight, match_key`` (index of the blocking
-rule that found the pair), ``source_system_l, source_system_r``, then per comparison ``gamma_<c>``
-(the level reached), ``mw_<c>`` (its match weight) and, for term-frequency adjusted comparisons,
-``mw_tf_adj_<c>``. ``match_weight`` is the prior's weight plus every ``mw_*`` column.
+rule that found the pair), ``source_system_l, source_system_r``, then per comparison ``mw_<c>``
+(the match weight of the level reached; each level has its own) and, for comparisons with
+term-frequency adjustments, ``mw_tf_adj_<c>``. ``match_weight`` is the prior's weight plus
+every ``mw_*`` column, so the columns explain the score exactly.
 
 The returned DataFrame is cached and already computed; ``unpersist()`` it when done.
 """
@@ -64,7 +65,9 @@ def predict_pairs(
         records = linkable_records(silver_df, columns)
         registered = session.register(records, "predict")
         if check_budget:
-            enforce_comparison_budget(registered, records.count(), config.prediction_blocking_rules, config)
+            enforce_comparison_budget(
+                registered, records.count(), config.prediction_blocking_rules, config
+            )
         linker = Linker(registered, settings, log_level=None)
         predictions = linker.inference.predict(
             threshold_match_probability=config.pair_threshold
@@ -147,7 +150,7 @@ def _pair_columns(predictions: DataFrame) -> DataFrame:
         "source_system_l",
         "source_system_r",
     ]
-    explaining = [c for c in predictions.columns if c.startswith(("gamma_", "mw_"))]
+    explaining = [c for c in predictions.columns if c.startswith("mw_")]
     return predictions.select(*leading, *explaining)
 
 
