@@ -23,7 +23,7 @@ export SCV_LAKEHOUSE_ROOT ?= $(ROOT)/lakehouse
 export SCV_SOURCES_DIR ?= $(ROOT)/include/sources
 export SCV_ARTIFACTS_DIR ?= $(ROOT)/artifacts
 
-.PHONY: setup venv jars demo test test-fast airflow-db airflow-ui generate evaluate clean lock
+.PHONY: setup venv jars demo test test-fast airflow-db airflow-ui generate clean lock
 
 setup: $(VENV)/.installed build/jars/lib/.resolved
 
@@ -62,9 +62,6 @@ test: setup airflow-db
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "unit or dags"
-
-evaluate: setup
-	$(BIN)/scv evaluate
 
 airflow-ui: airflow-db
 	$(BIN)/airflow standalone
