@@ -18,15 +18,6 @@ from scv.config import Settings
 from scv.contracts import PERSON_FIELDS, ContractError, SourceContract
 from scv.ingest.bronze import bronze_path
 
-PERSON_RECORD_COLUMNS = (
-    "record_id",
-    "source_system",
-    "source_record_id",
-    *PERSON_FIELDS,
-    "updated_at",
-    "precedence",
-    "default_country",
-)
 EVENT_COLUMNS = (
     "source_system",
     "event_id",
