@@ -32,10 +32,10 @@ def test_parsing_is_fast(dagbag):
 
 
 def test_expected_dags_exist(dagbag):
-    assert "scv_daily" in dagbag.dag_ids
+    assert {"scv_daily", "scv_propensity_retrain", "scv_propensity_scoring"} <= set(dagbag.dag_ids)
 
 
-@pytest.mark.parametrize("dag_id", ["scv_daily"])
+@pytest.mark.parametrize("dag_id", ["scv_daily", "scv_propensity_retrain", "scv_propensity_scoring"])
 def test_dag_conventions(dagbag, dag_id):
     dag = dagbag.get_dag(dag_id)
     assert dag.tags, "tags"

@@ -19,6 +19,9 @@ JOBS: dict[str, str] = {
     "link_records": "scv.jobs.linkage:run",
     "build_golden": "scv.jobs.golden:run",
     "publish_gold": "scv.jobs.golden:publish",
+    "customer_features": "scv.jobs.features:run",
+    "train_propensity": "scv.jobs.propensity:train",
+    "score_propensity": "scv.jobs.propensity:score",
 }
 
 
