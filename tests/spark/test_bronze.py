@@ -162,3 +162,23 @@ def test_missing_files_fail_naming_source_and_path_and_write_nothing(spark, gym)
     assert "source 'gym'" in str(raised.value)
     assert f"{settings.landing_root}/gym/*.csv" in str(raised.value)
     assert not Path(bronze_path(settings, "gym")).exists()
+
+
+def test_an_empty_delivery_is_recorded_not_reported_missing(spark, gym):
+    """A zero-byte file (nothing new today) is a delivery: the run succeeds with zero rows, the
+    manifest records it, and a second empty file on another date is not taken as a duplicate."""
+    settings, contract = gym
+    folder = Path(settings.landing_root) / "gym"
+    folder.mkdir(parents=True)
+    (folder / "gym_members_20261119.csv").write_bytes(b"")
+    (folder / "gym_members_20261120.csv").write_bytes(b"")
+    (folder / ".gym_members_20261119.csv.tmp").write_text("member_no|given\nM9|Half-written\n")
+
+    first = ingest_source(spark, settings, contract, D1, "run-1")
+    second = ingest_source(spark, settings, contract, D2, "run-2")
+    assert [(f.status, f.rows_read, f.detail) for f in first.files] == [("ingested", 0, "empty file")]
+    assert [f.status for f in second.files] == ["ingested"]
+    manifest = table(spark, manifest_path(settings)).where("source_system = 'gym'")
+    assert sorted((r.logical_date, r.status, r.file_size) for r in manifest.collect()) == [
+        (D1, "ingested", 0), (D2, "ingested", 0)
+    ]

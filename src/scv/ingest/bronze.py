@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import logging
 import re
 from dataclasses import asdict, dataclass, field
@@ -152,35 +153,44 @@ def _delivery_date(path: str, modified: dt.datetime, pattern: str) -> dt.date:
 def discover_files(spark: SparkSession, settings: Settings, contract: SourceContract) -> list[dict]:
     """List the source's landing files (path, size, modification time, delivery date).
 
-    Uses Spark's file listing (Hadoop FileSystem), so local paths, s3a:// and abfss:// behave
-    the same. Content is not read here.
+    Uses Hadoop's FileSystem glob through the session's JVM, so local paths, s3a:// and abfss://
+    behave the same. Unlike Spark's file sources it keeps empty files: an empty delivery (a source
+    with nothing new that day) is a delivery, not a missing file. Hidden files (``.``/``_``) are
+    skipped, as Spark does. Content is not read here.
     """
     pattern = f"{settings.landing_root}/{contract.path}"
+    jvm = spark.sparkContext._jvm
     try:
-        listing = (
-            spark.read.format("binaryFile")
-            .load(pattern)
-            .select("path", "length", "modificationTime")
-            .collect()
-        )
-    except Exception as error:  # Spark raises AnalysisException for a path that matches nothing
-        if "PATH_NOT_FOUND" in str(error) or "Path does not exist" in str(error):
-            return []
+        glob = jvm.org.apache.hadoop.fs.Path(pattern)
+        statuses = glob.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).globStatus(glob)
+    except Exception as error:
         raise SourceFilesMissing(
             f"source '{contract.name}': cannot list {pattern}: {str(error).splitlines()[0]}"
         ) from error
-    return [
-        {
-            "path": row.path,
-            "size": row.length,
-            "modified": row.modificationTime,
-            "delivery_date": _delivery_date(row.path, row.modificationTime, contract.file_date_pattern),
-        }
-        for row in listing
-    ]
+    files = []
+    for status in statuses or []:
+        name = status.getPath().getName()
+        if not status.isFile() or name.startswith((".", "_")):
+            continue
+        path = status.getPath().toString()
+        modified = dt.datetime.fromtimestamp(status.getModificationTime() / 1000)
+        files.append(
+            {
+                "path": path,
+                "size": status.getLen(),
+                "modified": modified,
+                "delivery_date": _delivery_date(path, modified, contract.file_date_pattern),
+            }
+        )
+    return sorted(files, key=lambda f: f["path"])
+
+
+EMPTY_FILE_CHECKSUM = hashlib.sha256(b"").hexdigest()
 
 
 def _checksums(spark: SparkSession, paths: list[str]) -> dict[str, str]:
+    """SHA-256 of each file's bytes (Spark's binaryFile source skips empty files: they get the
+    digest of no bytes)."""
     if not paths:
         return {}
     rows = (
@@ -189,7 +199,8 @@ def _checksums(spark: SparkSession, paths: list[str]) -> dict[str, str]:
         .select("path", F.sha2("content", 256).alias("checksum"))
         .collect()
     )
-    return {r.path: r.checksum for r in rows}
+    found = {r.path: r.checksum for r in rows}
+    return {path: found.get(path, EMPTY_FILE_CHECKSUM) for path in paths}
 
 
 def _numbered_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
@@ -344,7 +355,9 @@ def ingest_source(
     to_read, manifest_rows = [], []
     for f in listed:
         f["checksum"] = checksums.get(f["path"])
-        if f["checksum"] in seen_elsewhere:
+        if f["size"] == 0:  # nothing delivered today: recorded, never a duplicate of another
+            report.files.append(FileReport(f["path"], "ingested", detail="empty file"))
+        elif f["checksum"] in seen_elsewhere:
             detail = f"same content as already ingested {seen_elsewhere[f['checksum']]}"
             report.files.append(FileReport(f["path"], "duplicate", detail=detail))
             log.info("source %s: skipping %s: %s", contract.name, f["path"], detail)
