@@ -22,6 +22,10 @@ export SCV_LANDING_ROOT ?= $(ROOT)/landing
 export SCV_LAKEHOUSE_ROOT ?= $(ROOT)/lakehouse
 export SCV_SOURCES_DIR ?= $(ROOT)/include/sources
 export SCV_ARTIFACTS_DIR ?= $(ROOT)/artifacts
+# DEVELOPMENT-ONLY key for the keyed hashes (HMAC-SHA256) of emails and phones (scv.privacy):
+# a fixed, public value so demos and tests work on a fresh machine. Deployments set the password
+# of Airflow connection scv_pii_hmac from their secrets backend; never reuse this value.
+export AIRFLOW_CONN_SCV_PII_HMAC ?= generic://:scv-development-only-hmac-key-not-secret@
 
 .PHONY: setup venv jars demo test test-fast airflow-db airflow-ui generate clean lock
 

@@ -1,0 +1,1 @@
+"""Privacy: keyed hashes of identifiers, retention purges and right-to-be-forgotten erasure."""
