@@ -38,9 +38,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $@
 
-# Delta's jars from Maven Central into a project-local cache (Maven's own settings apply).
+# Delta's jars, and hadoop-aws / hadoop-azure with their SDKs (s3a://, abfss://), from Maven
+# Central into a project-local cache (Maven's own settings apply). Hadoop itself comes from pyspark.
+JAR_GROUPS := io.delta,org.apache.hadoop,software.amazon.awssdk,software.amazon.s3.analyticsaccelerator,org.wildfly.openssl,com.microsoft.azure,org.hdrhistogram
 build/jars/lib/.resolved: build/jars/pom.xml
-	mvn -q -B -f build/jars/pom.xml dependency:copy-dependencies -DoutputDirectory=lib -DincludeGroupIds=io.delta
+	mvn -q -B -f build/jars/pom.xml dependency:copy-dependencies -DoutputDirectory=lib -DincludeGroupIds=$(JAR_GROUPS) \
+		-DexcludeArtifactIds=hadoop-client-api,hadoop-client-runtime,hadoop-shaded-guava
 	@touch $@
 
 jars: build/jars/lib/.resolved

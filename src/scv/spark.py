@@ -1,7 +1,8 @@
 """Building Spark sessions with Delta and Splink's similarity functions on the classpath.
 
 The jars come from a project-local cache filled at set-up (``make jars``); nothing is downloaded
-here. Callers build a session once and pass it to the functions that need it.
+here. Callers build a session once and pass it to the functions that need it. Object-store roots
+(``s3a://``, ``abfss://``) get their connector jars and Hadoop settings from ``scv.storage``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
+from scv import storage
 from scv.config import Settings
 
 
@@ -38,10 +40,15 @@ def build_spark_session(settings: Settings, app_name: str = "scv", **conf: str) 
     ``getOrCreate`` semantics: a session already running in this process is reused (its static
     configuration cannot change), so tests and in-process DAG runs share one JVM.
     """
+    jars = required_jars(settings)
+    connectors = storage.connector_jars(settings)  # fails early if the roots need missing jars
+    local = settings.spark_master.startswith("local")
+    if not local:
+        jars += connectors  # executors fetch spark.jars
     builder = (
         SparkSession.builder.master(settings.spark_master)
         .appName(app_name)
-        .config("spark.jars", ",".join(required_jars(settings)))
+        .config("spark.jars", ",".join(jars))
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.driver.memory", settings.driver_memory)
@@ -56,7 +63,14 @@ def build_spark_session(settings: Settings, app_name: str = "scv", **conf: str) 
         .config("spark.sql.sources.parallelPartitionDiscovery.parallelism", "2")
         .config("spark.sql.warehouse.dir", os.path.join(settings.artifacts_dir, "spark-warehouse"))
     )
-    if settings.spark_master.startswith("local"):
+    if local:
+        # Connector jars (hadoop-aws with its ~700 MB AWS SDK bundle, hadoop-azure) go on the
+        # driver's own classpath: in local mode executors share it, and spark.jars would copy
+        # them for every session. All present ones, so one in-process session serves any root.
+        # Only effective when this call starts the JVM (under spark-submit, --jars applies).
+        present = storage.connector_jars(settings, required_only=False)
+        if present:
+            builder = builder.config("spark.driver.extraClassPath", os.pathsep.join(present))
         # Python UDF workers must run this interpreter (the project venv), not whatever
         # `python3` is first on PATH, or they cannot import scv and its dependencies.
         # PySpark reads PYSPARK_PYTHON when it creates the context, so set it for this process.
@@ -66,4 +80,7 @@ def build_spark_session(settings: Settings, app_name: str = "scv", **conf: str) 
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    # Object-store settings go on the running context, not the builder: a reused session gets
+    # them too, and credentials never appear on the JVM's command line (`--conf` of the gateway).
+    storage.apply_hadoop_conf(spark, settings)
     return spark

@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
-from scv import delta_io
+from scv import delta_io, storage
 from scv.config import Settings
 from scv.contracts import SourceContract
 
@@ -153,33 +153,28 @@ def _delivery_date(path: str, modified: dt.datetime, pattern: str) -> dt.date:
 def discover_files(spark: SparkSession, settings: Settings, contract: SourceContract) -> list[dict]:
     """List the source's landing files (path, size, modification time, delivery date).
 
-    Uses Hadoop's FileSystem glob through the session's JVM, so local paths, s3a:// and abfss://
-    behave the same. Unlike Spark's file sources it keeps empty files: an empty delivery (a source
-    with nothing new that day) is a delivery, not a missing file. Hidden files (``.``/``_``) are
-    skipped, as Spark does. Content is not read here.
+    Listing goes through ``scv.storage.list_files`` (boto3 for s3a:// landing roots, Hadoop's
+    FileSystem glob for local paths and abfss://). Unlike Spark's file sources it keeps empty
+    files: an empty delivery (a source with nothing new that day) is a delivery, not a missing
+    file. Hidden files (``.``/``_``) are skipped, as Spark does. Content is not read here.
     """
     pattern = f"{settings.landing_root}/{contract.path}"
-    jvm = spark.sparkContext._jvm
     try:
-        glob = jvm.org.apache.hadoop.fs.Path(pattern)
-        statuses = glob.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).globStatus(glob)
+        listed = storage.list_files(spark, settings, pattern)
     except Exception as error:
         raise SourceFilesMissing(
             f"source '{contract.name}': cannot list {pattern}: {str(error).splitlines()[0]}"
         ) from error
     files = []
-    for status in statuses or []:
-        name = status.getPath().getName()
-        if not status.isFile() or name.startswith((".", "_")):
+    for info in listed:
+        if info.path.rsplit("/", 1)[-1].startswith((".", "_")):
             continue
-        path = status.getPath().toString()
-        modified = dt.datetime.fromtimestamp(status.getModificationTime() / 1000)
         files.append(
             {
-                "path": path,
-                "size": status.getLen(),
-                "modified": modified,
-                "delivery_date": _delivery_date(path, modified, contract.file_date_pattern),
+                "path": info.path,
+                "size": info.size,
+                "modified": info.modified,
+                "delivery_date": _delivery_date(info.path, info.modified, contract.file_date_pattern),
             }
         )
     return sorted(files, key=lambda f: f["path"])
