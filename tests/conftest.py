@@ -48,10 +48,14 @@ def settings(tmp_path) -> Settings:
     )
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backends: object stores (moto S3), Spark standalone, Databricks API")
+
+
 def pytest_collection_modifyitems(items):
     """Mark each test by the folder it lives in, so a test's cost is visible (-m unit, ...)."""
     for item in items:
         parts = os.path.normpath(str(item.fspath)).split(os.sep)
-        for marker in ("unit", "spark", "e2e", "dags"):
+        for marker in ("unit", "spark", "e2e", "dags", "backends"):
             if marker in parts:
                 item.add_marker(marker)
