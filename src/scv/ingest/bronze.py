@@ -2,8 +2,9 @@
 
 Guarantees
 - Nothing is lost: every data line of every file read ends up either in ``bronze/<source>`` or in
-  ``quarantine/rows`` (with file, line number, raw text and a reason code). The counts are
-  checked per file (rows read = rows in bronze + rows quarantined) and recorded in
+  ``quarantine/rows`` (with file, line number, raw text and a reason code), or is counted as
+  suppressed (a row of a person erased on request, :mod:`scv.privacy.suppression`). The counts are
+  checked per file (rows read = bronze + quarantined + suppressed) and recorded in
   ``ops/ingest_files``; a mismatch fails the run.
 - Idempotent: the run for a logical date replaces exactly what an earlier run of that date wrote
   (``replaceWhere`` on ``_logical_date``), so reruns and backfills leave identical content.
@@ -75,6 +76,7 @@ MANIFEST_SCHEMA = T.StructType(
         T.StructField("rows_quarantined", T.LongType(), False),
         T.StructField("new_columns", T.ArrayType(T.StringType()), True),
         T.StructField("ingested_at", T.TimestampType(), False),
+        T.StructField("rows_suppressed", T.LongType(), True),
     ]
 )
 # Only lineage columns get min/max statistics: raw columns hold personal data (issue 7).
@@ -98,6 +100,7 @@ class FileReport:
     rows_bronze: int = 0
     rows_quarantined: int = 0
     detail: str | None = None
+    rows_suppressed: int = 0  # rows of erased people (privacy/suppression), dropped and counted
 
 
 @dataclass
@@ -121,9 +124,14 @@ class IngestReport:
     def rows_quarantined(self) -> int:
         return sum(f.rows_quarantined for f in self.files)
 
+    @property
+    def rows_suppressed(self) -> int:
+        return sum(f.rows_suppressed for f in self.files)
+
     def as_dict(self) -> dict:
         out = asdict(self)
-        out.update(rows_read=self.rows_read, rows_bronze=self.rows_bronze, rows_quarantined=self.rows_quarantined)
+        out.update(rows_read=self.rows_read, rows_bronze=self.rows_bronze, rows_quarantined=self.rows_quarantined,
+                   rows_suppressed=self.rows_suppressed)
         return out
 
 
@@ -243,6 +251,7 @@ def _parse_csv(
     parsed, quarantined, problems = [], [], {}
     required = set(contract.effective_required_columns())
     data = lines.where(F.col("_line_number") > 1) if contract.has_header else lines
+    data = data.where(F.trim(RAW) != "")  # blank lines (e.g. erased rows) are not rows
     groups: dict[tuple[str, ...], list[str]] = {}
     for path, columns in headers.items():
         groups.setdefault(tuple(columns), []).append(path)
@@ -316,6 +325,28 @@ def _union(frames: list[DataFrame]) -> DataFrame | None:
     return result
 
 
+def _drop_suppressed(
+    spark: SparkSession, settings: Settings, contract: SourceContract, bronze: DataFrame
+) -> tuple[DataFrame, dict[str, int]]:
+    """Drop rows of people on the erasure suppression list (issue 7); counts per file.
+
+    The HMAC key is only needed (and resolved) once someone has been erased."""
+    from scv.privacy import suppression
+
+    hashes = suppression.load_hashes(spark, settings)
+    if not hashes:
+        return bronze, {}
+    from scv.privacy.keyed_hash import resolve_hmac_key
+
+    kept, dropped = suppression.drop_suppressed(bronze, contract, hashes, resolve_hmac_key())
+    if dropped is None:
+        return bronze, {}
+    counts = {r._source_file: r.n for r in dropped.groupBy("_source_file").agg(F.count("*").alias("n")).collect()}
+    if counts:
+        log.info("source %s: dropped %d row(s) of erased people (suppression list)", contract.name, sum(counts.values()))
+    return kept, counts
+
+
 def ingest_source(
     spark: SparkSession,
     settings: Settings,
@@ -387,6 +418,9 @@ def ingest_source(
     if bronze is not None:
         bronze = bronze.withColumn("_row_hash", F.sha2(F.col(RAW), 256))
         bronze = bronze.drop(RAW).select("*", *lineage)
+        bronze, suppressed_counts = _drop_suppressed(spark, settings, contract, bronze)
+    else:
+        suppressed_counts = {}
     quarantine = _union(quarantine_frames)
     if quarantine is not None:
         quarantine = quarantine.select(*[c.name for c in QUARANTINE_SCHEMA.fields if not c.name.startswith("_")], *lineage)
@@ -448,11 +482,13 @@ def ingest_source(
                 rows_bronze=bronze_counts.get(path, 0),
                 rows_quarantined=q_counts.get(path, 0),
                 detail=problems.get(path),
+                rows_suppressed=suppressed_counts.get(path, 0),
             )
-            if file_report.rows_read != file_report.rows_bronze + file_report.rows_quarantined:
+            if file_report.rows_read != file_report.rows_bronze + file_report.rows_quarantined + file_report.rows_suppressed:
                 raise IngestCountMismatch(
                     f"source '{contract.name}' file {path}: rows read {file_report.rows_read} != bronze "
-                    f"{file_report.rows_bronze} + quarantined {file_report.rows_quarantined}"
+                    f"{file_report.rows_bronze} + quarantined {file_report.rows_quarantined} + suppressed "
+                    f"{file_report.rows_suppressed}"
                 )
             report.files.append(file_report)
 
@@ -463,7 +499,7 @@ def ingest_source(
             (
                 contract.name, logical_date, run_id, fr.file_path, f["size"], f["modified"], f["checksum"],
                 f["delivery_date"], fr.status, fr.detail, fr.rows_read, fr.rows_bronze, fr.rows_quarantined,
-                report.new_columns if fr.status == "ingested" else [], now,
+                report.new_columns if fr.status == "ingested" else [], now, fr.rows_suppressed,
             )
         )
     manifest = spark.createDataFrame(manifest_rows, MANIFEST_SCHEMA)
@@ -472,11 +508,12 @@ def ingest_source(
         manifest_path(settings),
         f"source_system = {delta_io.sql_literal(contract.name)} AND logical_date = DATE {date_sql}",
         ["source_system"],
+        merge_schema=True,  # manifests written before rows_suppressed existed gain the column
     )
     for fr in report.files:
         log.info(
-            "source %s file %s: %s, read %d = bronze %d + quarantined %d%s",
-            contract.name, fr.file_path, fr.status, fr.rows_read, fr.rows_bronze, fr.rows_quarantined,
+            "source %s file %s: %s, read %d = bronze %d + quarantined %d + suppressed %d%s",
+            contract.name, fr.file_path, fr.status, fr.rows_read, fr.rows_bronze, fr.rows_quarantined, fr.rows_suppressed,
             f" ({fr.detail})" if fr.detail else "",
         )
     return report
