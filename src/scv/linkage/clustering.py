@@ -1,6 +1,7 @@
 """Clustering scored pairs into customers: connected components at a threshold.
 
-Every record of the input becomes exactly one row: linked records share the ``cluster_id`` of
+Every record of the input becomes exactly one row: records linked by pairs at or above the
+threshold (and not a ``conflict``, see :class:`LinkageConfig`) share the ``cluster_id`` of
 their component, everything else (unlinkable records, companies, records without a strong
 enough pair) is a cluster of its own. ``cluster_id`` is the smallest ``record_id`` of the
 cluster, so an unchanged cluster gets the same id in every full run.
@@ -9,6 +10,13 @@ Like Zingg's ``z_minScore``/``z_maxScore``, each record also gets the lowest and
 probability of its scored pairs with other members of its cluster. Pairs below the threshold
 count too: a low minimum flags a cluster held together only through a chain of other records.
 Pairs that were never scored (not blocked together) do not. Singletons have nulls.
+
+Steward labels (``labels``: ``record_id_l, record_id_r, is_match``) override the model: a
+forced link joins its two records whatever their score; a forced split keeps its two records
+apart even when other links would connect them transitively. Components holding a forced split
+are re-clustered on the driver by a greedy merge of their links, strongest first, that skips any
+merge joining two records a steward split (forced links go first). Only those components move
+to the driver, and they are few: each needs a steward's decision.
 """
 
 from __future__ import annotations
@@ -41,34 +49,156 @@ def cluster_records(
     *,
     method: ClusteringMethod = "label_propagation",
     config: LinkageConfig | None = None,
+    labels: DataFrame | None = None,
 ) -> DataFrame:
-    """Connected components of the pairs with ``match_probability >= threshold``.
+    """Connected components of the pairs with ``match_probability >= threshold`` that are not
+    a ``conflict`` (when ``pairs_df`` has that column, as :func:`predict_pairs` output does).
 
     Returns ``record_id, cluster_id, min_match_probability, max_match_probability`` with one
     row per distinct ``record_id`` of ``silver_df``. ``pairs_df`` needs ``record_id_l``,
     ``record_id_r`` and ``match_probability`` and must score records of ``silver_df``: a pair
     naming another record could still join two clusters through it. ``method`` picks the
     implementation (both give the same clusters; see the report in ``docs`` for timings).
-    The result is computed and its lineage cut before returning.
+    ``labels`` are steward decisions (see the module docstring). The result is computed and
+    its lineage cut before returning.
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     nodes = silver_df.select(UNIQUE_ID).distinct()
-    pairs = pairs_df.select("record_id_l", "record_id_r", "match_probability")
+    conflict = F.col("conflict") if "conflict" in pairs_df.columns else F.lit(False)
+    pairs = pairs_df.select(
+        "record_id_l",
+        "record_id_r",
+        "match_probability",
+        F.coalesce(conflict, F.lit(False)).alias("conflict"),
+    )
+    links = pairs.where((F.col("match_probability") >= threshold) & ~F.col("conflict"))
+    splits = None
+    if labels is not None:
+        # Labels naming records that are gone (erased, retired) must not join anything.
+        present = labels.join(
+            nodes.withColumnRenamed(UNIQUE_ID, "record_id_l"), "record_id_l", "left_semi"
+        ).join(nodes.withColumnRenamed(UNIQUE_ID, "record_id_r"), "record_id_r", "left_semi")
+        links, splits = _apply_labels(links, present)
     config = config or LinkageConfig()
     if method == "label_propagation":
         with scratch_directory(spark, config) as directory:
-            edges = pairs.where(F.col("match_probability") >= threshold)
-            labels = _label_propagation(edges, directory)
-            result, n = materialise(_with_probabilities(nodes, labels, pairs))
+            components = _label_propagation(links, directory)
+            components = _enforce_splits(spark, components, links, splits)
+            result, n = materialise(_with_probabilities(nodes, components, pairs))
     elif method == "splink":
         with SplinkSession(spark, config) as session:
-            labels = _splink_components(session, nodes, pairs, threshold)
-            result, n = materialise(_with_probabilities(nodes, labels, pairs))
+            components = _splink_components(session, links, threshold)
+            components = _enforce_splits(spark, components, links, splits)
+            result, n = materialise(_with_probabilities(nodes, components, pairs))
     else:
         raise ValueError(f"unknown clustering method {method!r}")
     logger.info("clustered %s records at p >= %s", n, threshold)
     return result
+
+
+# Forced links rank above any probability when components holding a forced split are rebuilt.
+_FORCED_LINK_RANK = 2.0
+
+
+def _apply_labels(links: DataFrame, labels: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Links with forced links added and forced splits removed, and the forced splits."""
+    ordered = labels.select(
+        F.least("record_id_l", "record_id_r").alias("record_id_l"),
+        F.greatest("record_id_l", "record_id_r").alias("record_id_r"),
+        "is_match",
+    )
+    splits = ordered.where(~F.col("is_match")).select("record_id_l", "record_id_r")
+    forced = ordered.where(F.col("is_match")).select(
+        "record_id_l",
+        "record_id_r",
+        F.lit(_FORCED_LINK_RANK).alias("match_probability"),
+        F.lit(False).alias("conflict"),
+    )
+    kept = links.join(splits, ["record_id_l", "record_id_r"], "left_anti")
+    return kept.unionByName(forced.select(*kept.columns)), splits
+
+
+def _enforce_splits(
+    spark: SparkSession, components: DataFrame, links: DataFrame, splits: DataFrame | None
+) -> DataFrame:
+    """``components`` (node, label) with every component that still holds both records of a
+    forced split rebuilt so that none does (see the module docstring)."""
+    if splits is None:
+        return components
+    label_of = components.select(F.col("node"), F.col("label"))
+    violated = (
+        splits.join(label_of.withColumnRenamed("node", "record_id_l"), "record_id_l")
+        .join(
+            label_of.withColumnRenamed("node", "record_id_r").withColumnRenamed("label", "label_r"),
+            "record_id_r",
+        )
+        .where(F.col("label") == F.col("label_r"))
+        .select("label")
+        .distinct()
+    )
+    affected_nodes = label_of.join(violated, "label", "left_semi")
+    members = [row.node for row in affected_nodes.select("node").collect()]
+    if not members:
+        return components
+    member_set = set(members)
+    edges = sorted(
+        (
+            (-float(row.match_probability), row.record_id_l, row.record_id_r)
+            for row in links.join(
+                affected_nodes.select(F.col("node").alias("record_id_l")), "record_id_l", "left_semi"
+            ).collect()
+            if row.record_id_r in member_set
+        ),
+    )
+    cannot = {
+        (row.record_id_l, row.record_id_r)
+        for row in splits.collect()
+        if row.record_id_l in member_set and row.record_id_r in member_set
+    }
+    rebuilt = _constrained_components(members, edges, cannot)
+    logger.info(
+        "forced splits: %s component(s) of %s records rebuilt into %s",
+        violated.count(),
+        len(members),
+        len(set(rebuilt.values())),
+    )
+    overrides = spark.createDataFrame(
+        sorted(rebuilt.items()), "node string, new_label string"
+    )
+    return (
+        components.join(overrides, "node", "left")
+        .select("node", F.coalesce("new_label", "label").alias("label"))
+    )
+
+
+def _constrained_components(
+    members: list[str], edges: list[tuple[float, str, str]], cannot: set[tuple[str, str]]
+) -> dict[str, str]:
+    """Greedy union-find over ``edges`` (sorted strongest first) that never puts both records
+    of a ``cannot`` pair in one set; every member's label is its set's smallest record id."""
+    parent = {node: node for node in members}
+    groups = {node: {node} for node in members}
+
+    def find(node: str) -> str:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for _, left, right in edges:
+        a, b = find(left), find(right)
+        if a == b:
+            continue
+        if any(
+            (min(x, y), max(x, y)) in cannot for x in groups[a] for y in groups[b]
+        ):
+            continue
+        if len(groups[a]) < len(groups[b]):
+            a, b = b, a
+        parent[b] = a
+        groups[a] |= groups.pop(b)
+    return {node: min(groups[find(node)]) for node in members}
 
 
 def _label_propagation(edges: DataFrame, directory: str) -> DataFrame:
@@ -146,11 +276,8 @@ def _round_trip(df: DataFrame, path: str) -> DataFrame:
     return df.sparkSession.read.parquet(path)
 
 
-def _splink_components(
-    session: SplinkSession, nodes: DataFrame, pairs: DataFrame, threshold: float
-) -> DataFrame:
+def _splink_components(session: SplinkSession, linked: DataFrame, threshold: float) -> DataFrame:
     """``node, label`` from Splink's connected components (restricted to linked nodes)."""
-    linked = pairs.where(F.col("match_probability") >= threshold)
     linked_nodes = (
         linked.select(F.col("record_id_l").alias(UNIQUE_ID))
         .union(linked.select(F.col("record_id_r").alias(UNIQUE_ID)))

@@ -26,13 +26,13 @@ DEFAULT_PREDICTION_BLOCKING_RULES: tuple[str, ...] = (
 )
 
 # Rules for expectation maximisation. The m values of the comparisons a rule blocks on cannot be
-# estimated from its pairs, so between them every comparison is left free at least once. Each
-# rule holds a personal attribute: a block on a household attribute alone (a shared email,
-# address or landline) fills EM with relatives who agree on everything else, and EM learns them
-# as matches.
+# estimated from its pairs, so between them every comparison is left free at least once. No rule
+# may admit many look-alike non-matches: EM learns whatever dominates a block as "a match", so a
+# block of relatives (a shared address, landline or family email) or of twins (a shared date of
+# birth, surname and address) teaches it that a different first name is normal for a match.
 DEFAULT_TRAINING_BLOCKING_RULES: tuple[str, ...] = (
     "l.first_name = r.first_name AND l.last_name = r.last_name",
-    "l.date_of_birth = r.date_of_birth",
+    "l.date_of_birth = r.date_of_birth AND l.email = r.email",
 )
 
 # Near-certain matches, used with their assumed recall to estimate the prior (the probability
@@ -43,8 +43,9 @@ DEFAULT_DETERMINISTIC_RULES: tuple[str, ...] = (
     "l.email = r.email AND l.date_of_birth = r.date_of_birth",
 )
 
-# Splink 5.0's "delta_lake_files" writes without a path, so it is not offered.
-BREAK_LINEAGE_METHODS = ("parquet", "checkpoint", "persist", "delta_lake_table")
+# Splink's other methods are not offered: "delta_lake_files" writes without a path in Splink
+# 5.0, and the clean-up of "checkpoint" and "delta_lake_table" outputs is not implemented.
+BREAK_LINEAGE_METHODS = ("parquet", "persist")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,13 @@ class LinkageConfig:
         deterministic_rules / deterministic_rules_recall: estimate the prior probability that
             two random records match.
         match_threshold: pairs at or above this probability are linked by clustering.
+        conflicting_comparisons: comparisons whose bottom level ("All other comparisons": both
+            values present, nothing alike) marks a pair as a ``conflict`` that clustering never
+            links, whatever its probability. The model scores evidence as independent, so
+            relatives who share a surname, an address, a landline and an email (a spouse, a
+            twin with the same date of birth) can outscore a different first name; a first
+            name that is neither equal, a nickname, a near typo nor a phonetic match is
+            taken as proof of two people. Stewards can still link such pairs.
         review_band: (low, high) probabilities of pairs a steward should look at.
         comparison_budget: most comparisons a prediction may generate; above it the run fails
             before scoring anything.
@@ -74,13 +82,17 @@ class LinkageConfig:
         em_without_term_frequencies: run EM iterations on counts of agreement patterns instead
             of on every pair (Splink's ``estimate_without_term_frequencies``): each iteration
             then reads a table of a few thousand rows, whatever the data size.
+        em_max_iterations / em_convergence: when an EM session stops.
         seed: seed of every random sample, so that training is repeatable.
         spark_break_lineage_method: how Splink materialises intermediate tables (see
             ``scv.linkage._backend``).
-        spark_checkpoint_dir: where ``"parquet"``/``"checkpoint"`` write them; must be shared
-            by driver and executors on a cluster (``None``: the local temporary directory).
+        spark_checkpoint_dir: where ``"parquet"`` writes them and clustering its scratch files,
+            unless the SparkContext already has a checkpoint directory; must be shared by
+            driver and executors on a cluster (``None``: the local temporary directory).
         spark_num_partitions_on_repartition: partitions of Splink's repartitioned tables
             (``None``: Splink's default, half of ``spark.sql.shuffle.partitions``).
+        spark_repartition_after_blocking: Splink's option to repartition blocked pairs before
+            scoring them (helps when a few blocks dominate).
     """
 
     comparisons: tuple[ComparisonCreator, ...] = field(default_factory=default_comparisons)
@@ -88,8 +100,9 @@ class LinkageConfig:
     training_blocking_rules: tuple[str, ...] = DEFAULT_TRAINING_BLOCKING_RULES
     deterministic_rules: tuple[str, ...] = DEFAULT_DETERMINISTIC_RULES
     deterministic_rules_recall: float = 0.7
-    match_threshold: float = 0.9
-    review_band: tuple[float, float] = (0.6, 0.97)
+    match_threshold: float = 0.8
+    conflicting_comparisons: tuple[str, ...] = ("first_name",)
+    review_band: tuple[float, float] = (0.5, 0.95)
     comparison_budget: int = 50_000_000
     count_sample_proportion: float | None = None
     exact_count_max_records: int = 200_000

@@ -5,12 +5,15 @@ record_id_r``, keeping pairs at or above ``config.pair_threshold`` (the lower of
 and the match threshold; pairs below it neither link nor need review):
 
 ``record_id_l, record_id_r, match_probability, match_weight, match_key`` (index of the blocking
-rule that found the pair), ``source_system_l, source_system_r``, then per comparison ``mw_<c>``
-(the match weight of the level reached; each level has its own) and, for comparisons with
+rule that found the pair), ``source_system_l, source_system_r``, ``conflict`` (true when a
+comparison of ``config.conflicting_comparisons`` fell to its bottom level: clustering will not
+link the pair), then per comparison ``gamma_<c>`` (the level reached: -1 null, 0 the bottom
+level, higher is closer), ``mw_<c>`` (its match weight) and, for comparisons with
 term-frequency adjustments, ``mw_tf_adj_<c>``. ``match_weight`` is the prior's weight plus
 every ``mw_*`` column, so the columns explain the score exactly.
 
-The returned DataFrame is cached and already computed; ``unpersist()`` it when done.
+The returned DataFrame is already computed (a local checkpoint in Spark's block store) and does
+not depend on Splink's intermediate tables, which are gone by the time it is returned.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def predict_pairs(
         predictions = linker.inference.predict(
             threshold_match_probability=config.pair_threshold
         )
-        pairs, n_pairs = materialise(_pair_columns(predictions.as_spark_dataframe()))
+        pairs, n_pairs = materialise(_pair_columns(predictions.as_spark_dataframe(), config))
     logger.info("scored pairs kept at p >= %s: %s", config.pair_threshold, n_pairs)
     return pairs
 
@@ -125,8 +128,8 @@ def predict_incremental(
         between = linker.inference.predict_between(
             new_registered, existing_registered, threshold_match_probability=config.pair_threshold
         )
-        pairs = _pair_columns(within.as_spark_dataframe()).unionByName(
-            _pair_columns(between.as_spark_dataframe())
+        pairs = _pair_columns(within.as_spark_dataframe(), config).unionByName(
+            _pair_columns(between.as_spark_dataframe(), config)
         )
         pairs, n_pairs = materialise(_orient(pairs))
     logger.info("incremental pairs kept at p >= %s: %s", config.pair_threshold, n_pairs)
@@ -139,18 +142,24 @@ def _prediction_settings(model: ModelRef, config: LinkageConfig) -> tuple[str, d
     return str(model), model_for_prediction(load_model(model), config)
 
 
-def _pair_columns(predictions: DataFrame) -> DataFrame:
-    """The documented pair columns, in a stable order (Splink's ``tf_*`` inputs dropped)."""
+def _pair_columns(predictions: DataFrame, config: LinkageConfig) -> DataFrame:
+    """The documented pair columns in a stable order (Splink's compared values and ``tf_*``
+    inputs are dropped: review reads the records from silver)."""
+    conflict = F.lit(False)
+    for comparison in config.conflicting_comparisons:
+        if f"gamma_{comparison}" in predictions.columns:
+            conflict = conflict | F.coalesce(F.col(f"gamma_{comparison}") == 0, F.lit(False))
     leading = [
-        "record_id_l",
-        "record_id_r",
-        "match_probability",
-        "match_weight",
-        "match_key",
-        "source_system_l",
-        "source_system_r",
+        F.col("record_id_l"),
+        F.col("record_id_r"),
+        F.col("match_probability"),
+        F.col("match_weight"),
+        F.col("match_key"),
+        F.col("source_system_l"),
+        F.col("source_system_r"),
+        conflict.alias("conflict"),
     ]
-    explaining = [c for c in predictions.columns if c.startswith("mw_")]
+    explaining = [c for c in predictions.columns if c.startswith(("gamma_", "mw_"))]
     return predictions.select(*leading, *explaining)
 
 

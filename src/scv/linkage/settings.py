@@ -29,8 +29,8 @@ def build_settings(config: LinkageConfig) -> SettingsCreator:
     """Splink settings for the silver contract: untrained comparisons and prediction rules.
 
     Intermediate columns are retained because the per-comparison match weights (``mw_*``) are
-    what explains a score to a steward; the compared values themselves are not, since review
-    joins the records back from silver and carrying them would double the width of every pair.
+    what explains a score to a steward; matching columns are retained for the level each pair
+    reached (``gamma_*``, which Splink only outputs with them) and for Splink's dashboards.
     """
     return SettingsCreator(
         link_type="dedupe_only",
@@ -38,7 +38,7 @@ def build_settings(config: LinkageConfig) -> SettingsCreator:
         comparisons=list(config.comparisons),
         blocking_rules_to_generate_predictions=list(config.prediction_blocking_rules),
         additional_columns_to_retain=[SOURCE_COLUMN],
-        retain_matching_columns=False,
+        retain_matching_columns=True,
         retain_intermediate_calculation_columns=True,
         max_iterations=config.em_max_iterations,
         em_convergence=config.em_convergence,
@@ -70,7 +70,7 @@ def model_for_prediction(model: dict[str, Any], config: LinkageConfig) -> dict[s
     settings = dict(model)
     settings["blocking_rules_to_generate_predictions"] = list(config.prediction_blocking_rules)
     settings["retain_intermediate_calculation_columns"] = True
-    settings["retain_matching_columns"] = False
+    settings["retain_matching_columns"] = True
     settings["additional_columns_to_retain"] = [SOURCE_COLUMN]
     # Model files carry a random uid; Splink makes a fresh one per linker when it is absent.
     settings.pop("linker_uid", None)

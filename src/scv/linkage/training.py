@@ -8,7 +8,8 @@ A model version lives in ``<model_dir>/<version>/``:
 - ``training.json``: what was trained on, with which settings, how long it took.
 
 ``version`` is the UTC training time followed by a hash of ``model.json``, so versions sort by
-age and two versions with identical parameters are recognisable. A version directory appears
+age and two trainings that estimated the same parameters share the hash (estimates are rounded
+to 12 significant digits, below which Spark's summation order makes them differ). A version directory appears
 complete or not at all (it is written beside and renamed into place).
 """
 
@@ -111,8 +112,10 @@ def train_model(
             "match_weights": linker.visualisations.match_weights_chart(),
             "m_u_parameters": linker.visualisations.m_u_parameters_chart(),
         }
-        # Model files are compared across versions; Splink's random per-linker uid is noise.
+        # Model files are compared across versions; Splink's random per-linker uid is noise,
+        # and so are the last bits of the estimates, which vary with Spark's summation order.
         model.pop("linker_uid", None)
+        model = _round_floats(model)
 
         metadata = {
             "trained_records": n_records,
@@ -133,6 +136,17 @@ def train_model(
         time.monotonic() - started,
     )
     return trained
+
+
+def _round_floats(value: Any) -> Any:
+    """``value`` with every float rounded to 12 significant digits."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, dict):
+        return {key: _round_floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_round_floats(item) for item in value]
+    return value
 
 
 def _write_version(
