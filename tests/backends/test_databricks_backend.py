@@ -1,0 +1,227 @@
+"""The ``databricks`` compute backend through the provider's real ``DatabricksHook``, against a
+local HTTP server speaking the Jobs API calls used (runs/submit, runs/get, runs/get-output,
+runs/cancel) and recording every request."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from scv_airflow.hooks.databricks_jobs import DatabricksRunFailed
+from scv_airflow.operators.spark_job import ScvSparkJobOperator
+
+TOKEN = "dapi-scv-test-token"
+RUN_ID = 4242
+TASK_RUN_ID = 4243
+CLUSTER = {"spark_version": "17.3.x-scala2.13", "node_type_id": "m6i.large", "num_workers": 1, "policy_id": "ABC123"}
+WHEEL = "/Volumes/main/scv/artifacts/scv-0.1.0-py3-none-any.whl"
+JOBS_DIR = "/Workspace/Shared/scv/spark_jobs"
+
+
+class FakeJobsApi:
+    """In-memory Jobs API: a run goes PENDING -> RUNNING -> the scenario's end state."""
+
+    def __init__(self, scenario: str):
+        self.scenario = scenario  # "success" | "failure" | "hang"
+        self.requests: list[dict] = []
+        self.polls = 0
+        self.cancelled = False
+        self.submitted = threading.Event()
+
+    def state(self) -> dict:
+        if self.cancelled:
+            return {"life_cycle_state": "TERMINATED", "result_state": "CANCELED", "state_message": "cancelled by user"}
+        if self.scenario == "hang" or self.polls < 2:
+            return {"life_cycle_state": "PENDING" if self.polls == 0 else "RUNNING", "state_message": ""}
+        if self.scenario == "success":
+            return {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS", "state_message": ""}
+        return {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED", "state_message": "Task bronze_ingest failed"}
+
+    def handle(self, method: str, path: str, query: dict, body: dict) -> tuple[int, dict]:
+        self.requests.append({"method": method, "path": path, "query": query, "body": body})
+        if (method, path) == ("POST", "/api/2.2/jobs/runs/submit"):
+            self.submitted.set()
+            return 200, {"run_id": RUN_ID}
+        if (method, path) == ("GET", "/api/2.2/jobs/runs/get"):
+            assert int(query["run_id"]) == RUN_ID
+            if path == "/api/2.2/jobs/runs/get" and "page_token" not in query:
+                self.polls += 1
+            state = self.state()
+            task_state = dict(state)
+            return 200, {
+                "run_id": RUN_ID,
+                "run_page_url": f"https://example.cloud.databricks.com/#job/1/run/{RUN_ID}",
+                "state": state,
+                "tasks": [{"run_id": TASK_RUN_ID, "task_key": "bronze_ingest", "state": task_state}],
+            }
+        if (method, path) == ("GET", "/api/2.2/jobs/runs/get-output"):
+            assert int(query["run_id"]) == TASK_RUN_ID
+            if self.scenario == "success":
+                return 200, {"logs": 'INFO starting\n{"source": "crm", "rows_bronze": 7}\n', "logs_truncated": False}
+            return 200, {"error": "SourceFilesMissing: source 'crm': no file delivered for 2026-11-22", "error_trace": "Traceback..."}
+        if (method, path) == ("POST", "/api/2.2/jobs/runs/cancel"):
+            assert body == {"run_id": RUN_ID}
+            self.cancelled = True
+            return 200, {}
+        return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"{method} {path}"}
+
+
+@pytest.fixture
+def jobs_api(request, monkeypatch):
+    api = FakeJobsApi(getattr(request, "param", "success"))
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self, method):
+            parsed = urlparse(self.path)
+            query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length)) if length else {}
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                status, payload = 401, {"error_code": "UNAUTHENTICATED"}
+            else:
+                status, payload = api.handle(method, parsed.path, query, body)
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            self._serve("GET")
+
+        def do_POST(self):
+            self._serve("POST")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    connection = {"conn_type": "databricks", "host": "127.0.0.1", "port": server.server_port, "schema": "http", "password": TOKEN}
+    monkeypatch.setenv("AIRFLOW_CONN_SCV_DATABRICKS_TEST", json.dumps(connection))
+    monkeypatch.setenv("SCV_COMPUTE_BACKEND", "databricks")
+    monkeypatch.setenv("SCV_DATABRICKS_CONN_ID", "scv_databricks_test")
+    monkeypatch.setenv("SCV_DATABRICKS_CLUSTER", json.dumps(CLUSTER))
+    monkeypatch.setenv("SCV_DATABRICKS_WHEEL", WHEEL)
+    monkeypatch.setenv("SCV_DATABRICKS_JOBS_DIR", JOBS_DIR)
+    monkeypatch.setenv("SCV_DATABRICKS_POLL_SECONDS", "0.05")
+    monkeypatch.setenv("SCV_DATABRICKS_ENV", json.dumps({"SCV_INCLUDE_DIR": "/Workspace/Shared/scv/include"}))
+    monkeypatch.setenv("SCV_LAKEHOUSE_ROOT", "s3a://scv-lakehouse/prod")
+    monkeypatch.setenv("SCV_LANDING_ROOT", "s3a://scv-landing")
+    try:
+        yield api
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def operator() -> ScvSparkJobOperator:
+    return ScvSparkJobOperator(
+        task_id="ingest_crm",
+        job="bronze_ingest",
+        job_kwargs={"source": "crm", "logical_date": "2026-11-22", "run_id": "scheduled__2026-11-22"},
+    )
+
+
+def context(try_number: int = 1):
+    ti = SimpleNamespace(dag_id="scv_daily", task_id="bronze.ingest_crm", run_id="scheduled__2026-11-22", map_index=-1, try_number=try_number)
+    return {"ti": ti}
+
+
+def test_submits_the_entry_point_on_a_job_cluster_and_polls_to_success(jobs_api):
+    op = operator()
+    summary = op.execute(context())
+
+    assert summary == {"source": "crm", "rows_bronze": 7, "compute_backend": "databricks", "databricks_run_id": RUN_ID}
+    assert op.databricks_run_id == RUN_ID
+    submit = jobs_api.requests[0]
+    assert (submit["method"], submit["path"]) == ("POST", "/api/2.2/jobs/runs/submit")
+    payload = submit["body"]
+    assert payload["run_name"] == "scv scv_daily.ingest_crm 2026-11-22"
+    assert len(payload["idempotency_token"]) == 64
+    (task,) = payload["tasks"]
+    assert task["task_key"] == "bronze_ingest"
+    assert task["spark_python_task"] == {
+        "python_file": f"{JOBS_DIR}/bronze_ingest.py",
+        "parameters": ["--logical-date", "2026-11-22", "--run-id", "scheduled__2026-11-22", "--arg", "source=crm"],
+    }
+    assert task["libraries"] == [{"whl": WHEEL}]
+    assert {k: task["new_cluster"][k] for k in CLUSTER} == CLUSTER
+    assert task["new_cluster"]["spark_env_vars"] == {
+        "SCV_LAKEHOUSE_ROOT": "s3a://scv-lakehouse/prod",
+        "SCV_LANDING_ROOT": "s3a://scv-landing",
+        "SCV_INCLUDE_DIR": "/Workspace/Shared/scv/include",
+    }
+    calls = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in jobs_api.requests]
+    assert calls.count(("GET", "get")) >= 3  # PENDING, RUNNING, TERMINATED
+    assert calls[-1] == ("GET", "get-output")
+    assert ("POST", "cancel") not in calls
+
+    # The same try resubmits with the same token (no duplicate run); a retry gets a new one.
+    op_again = operator()
+    op_again.execute(context())
+    op_retry = operator()
+    op_retry.execute(context(try_number=2))
+    tokens = [r["body"]["idempotency_token"] for r in jobs_api.requests if r["path"].endswith("/submit")]
+    assert tokens[0] == tokens[1] != tokens[2]
+
+
+@pytest.mark.parametrize("jobs_api", ["failure"], indirect=True)
+def test_a_failed_run_fails_the_task_with_the_runs_error(jobs_api):
+    op = operator()
+    with pytest.raises(DatabricksRunFailed) as failure:
+        op.execute(context())
+    message = str(failure.value)
+    assert f"Databricks run {RUN_ID} FAILED" in message
+    assert "SourceFilesMissing: source 'crm': no file delivered for 2026-11-22" in message
+    assert "Traceback" not in message
+    output_calls = [r for r in jobs_api.requests if r["path"].endswith("/get-output")]
+    assert [r["query"]["run_id"] for r in output_calls] == [str(TASK_RUN_ID)]
+
+
+@pytest.mark.parametrize("jobs_api", ["hang"], indirect=True)
+def test_on_kill_cancels_the_remote_run(jobs_api):
+    op = operator()
+    outcome: dict = {}
+
+    def run():
+        try:
+            op.execute(context())
+        except Exception as error:  # the run ends CANCELED once cancelled
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert jobs_api.submitted.wait(30)
+    deadline = time.monotonic() + 30
+    while op.databricks_run_id is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    op.on_kill()
+    worker.join(30)
+    assert not worker.is_alive()
+
+    cancels = [r for r in jobs_api.requests if r["path"].endswith("/runs/cancel")]
+    assert [c["body"] for c in cancels] == [{"run_id": RUN_ID}]
+    assert isinstance(outcome.get("error"), DatabricksRunFailed)
+    assert "CANCELED" in str(outcome["error"])
+
+
+def test_backend_is_chosen_by_configuration(monkeypatch):
+    from scv_airflow.operators.compute_backends import ComputeBackendConfig
+
+    monkeypatch.delenv("SCV_COMPUTE_BACKEND", raising=False)
+    assert ComputeBackendConfig.from_env().backend == "local"
+    monkeypatch.setenv("SCV_COMPUTE_BACKEND", "Spark")
+    assert ComputeBackendConfig.from_env().backend == "spark"
+    assert ComputeBackendConfig.from_env(backend="databricks").backend == "databricks"
+    monkeypatch.setenv("SCV_COMPUTE_BACKEND", "emr")
+    with pytest.raises(ValueError, match="unknown compute backend 'emr'"):
+        ComputeBackendConfig.from_env()
