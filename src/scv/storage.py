@@ -68,7 +68,8 @@ def s3a_conf(s3: S3Settings) -> dict[str, str]:
         conf["fs.s3a.endpoint.region"] = s3.region or "us-east-1"
     elif s3.region:
         conf["fs.s3a.endpoint.region"] = s3.region
-    conf["fs.s3a.path.style.access"] = str(s3.path_style_access).lower()
+    if s3.path_style_access:  # only ever switched on: settings without S3 details change nothing
+        conf["fs.s3a.path.style.access"] = "true"
     if s3.access_key_id and s3.secret_access_key:
         conf["fs.s3a.access.key"] = s3.access_key_id
         conf["fs.s3a.secret.key"] = s3.secret_access_key

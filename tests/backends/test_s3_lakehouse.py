@@ -97,3 +97,34 @@ def test_landing_files_are_discovered_with_boto3(spark, s3_settings):
     session = build_spark_session(s3_settings)
     read_back = session.read.text(found[0]["path"]).select(F.col("_metadata.file_path").alias("p")).first().p
     assert read_back == found[0]["path"]
+
+
+def test_s3_credentials_from_an_airflow_aws_connection(moto_s3, monkeypatch, tmp_path):
+    import json
+
+    from scv_airflow.hooks.compute import LocalSparkHook
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    connection = {
+        "conn_type": "aws",
+        "login": moto_s3.access_key_id,
+        "password": moto_s3.secret_access_key,
+        "extra": {"endpoint_url": moto_s3.endpoint_url, "region_name": "eu-west-2"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_SCV_AWS_TEST", json.dumps(connection))
+    monkeypatch.setenv("SCV_AWS_CONN_ID", "scv_aws_test")
+    monkeypatch.setenv("SCV_LANDING_ROOT", "s3a://scv-landing/from-connection")
+    monkeypatch.setenv("SCV_LAKEHOUSE_ROOT", "s3a://scv-lakehouse/from-connection")
+
+    settings = LocalSparkHook().get_settings()
+    assert settings.s3.endpoint_url == moto_s3.endpoint_url
+    assert (settings.s3.region, settings.s3.path_style_access) == ("eu-west-2", True)
+    assert settings.s3.access_key_id == moto_s3.access_key_id
+    assert moto_s3.secret_access_key not in repr(settings)
+    conf = storage.hadoop_conf(settings)
+    assert conf["fs.s3a.endpoint"] == moto_s3.endpoint_url and conf["fs.s3a.secret.key"] == moto_s3.secret_access_key
+
+    storage.s3_client(settings.s3).put_object(Bucket="scv-landing", Key="from-connection/pos/pos_20261122.csv", Body=b"a\n")
+    listed = storage.list_files(None, settings, f"{settings.landing_root}/pos/*.csv")
+    assert [(f.path, f.size) for f in listed] == [("s3a://scv-landing/from-connection/pos/pos_20261122.csv", 2)]

@@ -54,7 +54,7 @@ def test_s3_on_aws_with_session_token_and_default_chain():
     assert temporary["fs.s3a.endpoint.region"] == "eu-west-2"
     assert "fs.s3a.endpoint" not in temporary
     # No keys: hadoop-aws's default chain (environment, web identity, instance profile) applies.
-    assert storage.s3a_conf(S3Settings()) == {"fs.s3a.path.style.access": "false"}
+    assert storage.s3a_conf(S3Settings()) == {}
     assert S3Settings.from_env({"AWS_ENDPOINT_URL": "http://x", "SCV_S3_PATH_STYLE_ACCESS": "false"}).path_style_access is False
 
 

@@ -19,7 +19,8 @@ class LocalSparkHook(BaseHook):
     """Runs ``scv.jobs`` functions in-process on ``local[*]`` Spark with Delta and Splink jars.
 
     Settings (lakehouse and landing roots, master, memory) come from the environment
-    (``scv.config.Settings.from_env``) when the job runs, never at DAG-parse time.
+    (``scv.config.Settings.from_env``) when the job runs, never at DAG-parse time; S3
+    credentials may come from an Airflow AWS connection (``SCV_AWS_CONN_ID``).
     """
 
     hook_name = "scv local Spark"
@@ -29,9 +30,12 @@ class LocalSparkHook(BaseHook):
         self.app_name = app_name
 
     def get_settings(self):
+        """Settings from the environment; S3 credentials from Airflow connection
+        ``SCV_AWS_CONN_ID`` when set (``scv_airflow.hooks.storage``)."""
         from scv.config import Settings
+        from scv_airflow.hooks.storage import settings_with_connection_credentials
 
-        return Settings.from_env()
+        return settings_with_connection_credentials(Settings.from_env())
 
     def get_session(self, settings=None):
         from scv.spark import build_spark_session

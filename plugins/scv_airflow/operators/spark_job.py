@@ -63,6 +63,20 @@ def databricks_payload(
     return {"run_name": run_name, "idempotency_token": idempotency_token, "tasks": [task]}
 
 
+def s3_environment(s3) -> dict[str, str]:
+    """S3 settings as the standard AWS variables, for a driver process (environment, never
+    command-line arguments, so secrets do not show in process lists or submit logs)."""
+    values = {
+        "AWS_ENDPOINT_URL_S3": s3.endpoint_url,
+        "AWS_REGION": s3.region,
+        "AWS_ACCESS_KEY_ID": s3.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_access_key,
+        "AWS_SESSION_TOKEN": s3.session_token,
+        "SCV_S3_PATH_STYLE_ACCESS": "true" if s3.path_style_access else None,
+    }
+    return {k: v for k, v in values.items() if v}
+
+
 class ScvSparkJobOperator(BaseOperator):
     """Run the scv job ``job`` with ``job_kwargs`` on the configured compute backend.
 
@@ -119,8 +133,9 @@ class ScvSparkJobOperator(BaseOperator):
         from scv.spark import required_jars
         from scv.storage import connector_jars
         from scv_airflow.hooks.spark_submit import SparkSubmitJobHook, package_archive
+        from scv_airflow.hooks.storage import settings_with_connection_credentials
 
-        settings = Settings.from_env()
+        settings = settings_with_connection_credentials(Settings.from_env())
         jobs_dir = config.spark_jobs_dir or str(PROJECT_ROOT / "spark_jobs")
         self._hook = SparkSubmitJobHook(conn_id=config.spark_conn_id, conf=config.spark_conf)
         with tempfile.TemporaryDirectory(prefix="scv-submit-") as staging:
@@ -131,6 +146,17 @@ class ScvSparkJobOperator(BaseOperator):
                 name=f"scv-{self.job}-{self.task_id}",
                 py_files=[package],
                 jars=required_jars(settings) + connector_jars(settings),
+                # The client-mode driver runs here but imports scv from the zip: give it this
+                # worker's resolved locations rather than defaults relative to the package.
+                env_vars={
+                    "SCV_LANDING_ROOT": settings.landing_root,
+                    "SCV_LAKEHOUSE_ROOT": settings.lakehouse_root,
+                    "SCV_SOURCES_DIR": settings.sources_dir,
+                    "SCV_INCLUDE_DIR": settings.include_dir,
+                    "SCV_JARS_DIR": settings.jars_dir,
+                    "SCV_ARTIFACTS_DIR": settings.artifacts_dir,
+                    **s3_environment(settings.s3),
+                },
             )
         return {**summary, "compute_backend": "spark"}
 
