@@ -40,6 +40,12 @@ def build_spark_session(settings: Settings, app_name: str = "scv", **conf: str) 
     ``getOrCreate`` semantics: a session already running in this process is reused (its static
     configuration cannot change), so tests and in-process DAG runs share one JVM.
     """
+    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        # On a Databricks cluster the session exists, with Delta built in and storage access
+        # from the cluster (instance profile / Unity Catalog): use it as it is.
+        spark = SparkSession.builder.appName(app_name).getOrCreate()
+        storage.apply_hadoop_conf(spark, settings)
+        return spark
     jars = required_jars(settings)
     connectors = storage.connector_jars(settings)  # fails early if the roots need missing jars
     local = settings.spark_master.startswith("local")
