@@ -10,6 +10,9 @@ ROOT := $(CURDIR)
 DEMO_PEOPLE ?= 2000
 DEMO_SEED ?= 42
 DEMO_DATE ?= 2026-11-22
+# Benchmark sizes (people; ~2.5 person records each) and the Spark driver's heap for them.
+BENCH_PEOPLE ?= 10000,100000,1000000
+BENCH_DRIVER_MEMORY ?= 8g
 
 export AIRFLOW_HOME ?= $(ROOT)/airflow_home
 export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
@@ -27,7 +30,7 @@ export SCV_ARTIFACTS_DIR ?= $(ROOT)/artifacts
 # of Airflow connection scv_pii_hmac from their secrets backend; never reuse this value.
 export AIRFLOW_CONN_SCV_PII_HMAC ?= generic://:scv-development-only-hmac-key-not-secret@
 
-.PHONY: setup venv jars demo test test-fast airflow-db airflow-ui generate clean lock
+.PHONY: setup venv jars demo test test-fast airflow-db airflow-ui generate clean lock evaluate bench
 
 setup: $(VENV)/.installed build/jars/lib/.resolved
 
@@ -64,8 +67,19 @@ demo: setup airflow-db generate
 	if [ $$rc -ne 0 ]; then grep -E "ERROR|Error|Exception|failed" $(AIRFLOW_HOME)/demo-run.log | tail -40; echo "scv_daily failed; full log: $(AIRFLOW_HOME)/demo-run.log"; exit $$rc; fi; \
 	$(BIN)/scv summary --run-date $(DEMO_DATE) --wall-seconds $$((end-start))
 
+# Linkage accuracy: generated data (EVALUATE_PEOPLE people each) and FEBRL3/FEBRL4, with Splink's
+# own tutorial recipe on the same records for comparison (python -m scv.linkage.evaluate --help).
+EVALUATE_PEOPLE ?= 2000
+evaluate: setup
+	$(BIN)/python -m scv.linkage.evaluate --people $(EVALUATE_PEOPLE) --seed $(DEMO_SEED)
+
 test: setup airflow-db
 	$(BIN)/python -m pytest -q
+
+# Speed, memory and accuracy per size, against plain Splink on Spark and DuckDB; results, chart
+# and README in docs/benchmarks/ (scv.bench). Scratch data under $(SCV_ARTIFACTS_DIR)/bench.
+bench: setup
+	$(BIN)/python -m scv.bench --people $(BENCH_PEOPLE) --driver-memory $(BENCH_DRIVER_MEMORY)
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "unit or dags"
