@@ -2,6 +2,8 @@
 
     scv generate --people 2000 --seed 42 --run-date 2026-11-22
     scv summary --run-date 2026-11-22
+    scv label crm:123 webshop:456 match --by alice      # a steward's decision on a pair
+    scv approve-model 20261122T... --by alice           # daily runs predict with this version
 """
 
 from __future__ import annotations
@@ -84,6 +86,26 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _label(args: argparse.Namespace) -> int:
+    from scv.spark import build_spark_session
+    from scv.steward import label_pair
+
+    settings = Settings.from_env()
+    spark = build_spark_session(settings, app_name="scv-label")
+    label_pair(spark, settings, args.record_a, args.record_b, args.decision, labelled_by=args.by, note=args.note)
+    print(f"recorded {args.decision} for {args.record_a} / {args.record_b}; the next link run honours it")
+    return 0
+
+
+def _approve_model(args: argparse.Namespace) -> int:
+    from scv.jobs.linkage import approve, model_dir
+
+    settings = Settings.from_env()
+    approve(settings, args.version, approved_by=args.by)
+    print(f"approved linkage model {args.version} ({model_dir(settings) / args.version})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scv", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +122,19 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("--run-date", default=None)
     summary.add_argument("--wall-seconds", type=int, default=None)
     summary.set_defaults(func=_summary)
+
+    label = commands.add_parser("label", help="record a steward's decision on a pair of records")
+    label.add_argument("record_a")
+    label.add_argument("record_b")
+    label.add_argument("decision", choices=["match", "non_match"])
+    label.add_argument("--by", required=True, help="who decided")
+    label.add_argument("--note", default=None)
+    label.set_defaults(func=_label)
+
+    approve_model = commands.add_parser("approve-model", help="approve a trained linkage model version")
+    approve_model.add_argument("version")
+    approve_model.add_argument("--by", required=True, help="who approved")
+    approve_model.set_defaults(func=_approve_model)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -11,6 +11,9 @@ probability of its scored pairs with other members of its cluster. Pairs below t
 count too: a low minimum flags a cluster held together only through a chain of other records.
 Pairs that were never scored (not blocked together) do not. Singletons have nulls.
 
+The two records of a ``conflict`` pair are two people: with ``config.keep_conflicts_apart``
+no chain of links may join them either (they are treated as forced splits, below).
+
 Steward labels (``labels``: ``record_id_l, record_id_r, is_match``) override the model: a
 forced link joins its two records whatever their score; a forced split keeps its two records
 apart even when other links would connect them transitively. Components holding a forced split
@@ -73,14 +76,20 @@ def cluster_records(
         F.coalesce(conflict, F.lit(False)).alias("conflict"),
     )
     links = pairs.where((F.col("match_probability") >= threshold) & ~F.col("conflict"))
-    splits = None
+    config = config or LinkageConfig()
+    # Records of a conflicting pair are two people: not even a chain of other links may join
+    # them (twins linked through a shared family e-mail record, for example).
+    splits = (
+        pairs.where("conflict").select("record_id_l", "record_id_r")
+        if config.keep_conflicts_apart
+        else None
+    )
     if labels is not None:
         # Labels naming records that are gone (erased, retired) must not join anything.
         present = labels.join(
             nodes.withColumnRenamed(UNIQUE_ID, "record_id_l"), "record_id_l", "left_semi"
         ).join(nodes.withColumnRenamed(UNIQUE_ID, "record_id_r"), "record_id_r", "left_semi")
-        links, splits = _apply_labels(links, present)
-    config = config or LinkageConfig()
+        links, splits = _apply_labels(links, present, splits)
     if method == "label_propagation":
         with scratch_directory(spark, config) as directory:
             components = _label_propagation(links, directory)
@@ -101,8 +110,11 @@ def cluster_records(
 _FORCED_LINK_RANK = 2.0
 
 
-def _apply_labels(links: DataFrame, labels: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """Links with forced links added and forced splits removed, and the forced splits."""
+def _apply_labels(
+    links: DataFrame, labels: DataFrame, conflicts: DataFrame | None
+) -> tuple[DataFrame, DataFrame]:
+    """Links with forced links added and forced splits removed, and the pairs to keep apart:
+    forced splits and the ``conflicts`` no steward linked."""
     ordered = labels.select(
         F.least("record_id_l", "record_id_r").alias("record_id_l"),
         F.greatest("record_id_l", "record_id_r").alias("record_id_r"),
@@ -116,6 +128,10 @@ def _apply_labels(links: DataFrame, labels: DataFrame) -> tuple[DataFrame, DataF
         F.lit(False).alias("conflict"),
     )
     kept = links.join(splits, ["record_id_l", "record_id_r"], "left_anti")
+    if conflicts is not None:
+        splits = splits.unionByName(
+            conflicts.join(forced, ["record_id_l", "record_id_r"], "left_anti")
+        )
     return kept.unionByName(forced.select(*kept.columns)), splits
 
 
@@ -179,6 +195,11 @@ def _constrained_components(
     of a ``cannot`` pair in one set; every member's label is its set's smallest record id."""
     parent = {node: node for node in members}
     groups = {node: {node} for node in members}
+    # Per set: the records no member of the set may be joined with.
+    apart: dict[str, set[str]] = {node: set() for node in members}
+    for left, right in cannot:
+        apart[left].add(right)
+        apart[right].add(left)
 
     def find(node: str) -> str:
         while parent[node] != node:
@@ -190,14 +211,13 @@ def _constrained_components(
         a, b = find(left), find(right)
         if a == b:
             continue
-        if any(
-            (min(x, y), max(x, y)) in cannot for x in groups[a] for y in groups[b]
-        ):
+        if apart[a] & groups[b]:
             continue
         if len(groups[a]) < len(groups[b]):
             a, b = b, a
         parent[b] = a
         groups[a] |= groups.pop(b)
+        apart[a] |= apart.pop(b)
     return {node: min(groups[find(node)]) for node in members}
 
 
