@@ -80,12 +80,16 @@ def accuracy(spark: SparkSession, settings: Settings, clusters) -> dict[str, flo
     """Pairwise precision/recall/F1 of ``clusters`` (record_id, cluster_id) vs the ground truth."""
     from scv.linkage import pairwise_metrics
 
-    # The truth folder as a directory with a file filter (every delivery's file): a glob path
-    # makes Spark log a stack trace while it looks for a metadata directory.
+    # A glob of the files, not the folder: Spark treats paths starting with "_" as hidden and
+    # would read nothing from "_truth" (and the glob makes it log a harmless stack trace).
     truth = (
-        spark.read.option("header", True).option("pathGlobFilter", "*.csv").csv(f"{settings.landing_root}/_truth")
+        spark.read.option("header", True).csv(f"{settings.landing_root}/_truth/*.csv")
         .select(F.concat_ws(":", "source_system", "source_record_id").alias("record_id"), "person_id")
     )
+    scored = clusters.select("record_id").join(truth.select("record_id"), "record_id").limit(1).count()
+    if not scored:
+        # pairwise_metrics scores only records present in both: with none, it would say 1.0.
+        raise ValueError(f"no clustered record is in the ground truth under {settings.landing_root}/_truth")
     metrics = pairwise_metrics(clusters.select("record_id", "cluster_id"), truth)
     return {k: (round(v, 5) if isinstance(v, float) else v) for k, v in metrics.items()}
 
