@@ -10,7 +10,14 @@ changed), clusters all records and assigns persistent customer ids:
 - ``silver/record_customer``: record_id -> customer_id with cluster size, Zingg-style min/max
   match probability within the cluster, the record's content hash and the model version.
 - ``silver/customer_id_history``: created, merged and split ids per logical date.
-- ``silver/review_queue``: pairs in the review band, both records side by side.
+- ``<artifacts>/linkage/dashboards/<logical_date>/``: Splink's comparison viewer and cluster
+  studio for a sample of the run's clusters (they hold record values: only in that folder).
+- ``silver/review_queue``: pairs in the review band that no steward has labelled yet, both
+  records side by side with the per-comparison levels (``gamma_*``) and match weights (``mw_*``).
+
+Steward labels (``scv.steward``: CSVs dropped in ``<landing>/_steward/labels/`` are imported
+first, and ``scv label`` writes directly) are honoured by clustering: forced links and forced
+splits. The summary reports the model's precision and recall against them.
 
 Every commit carries ``logical_date=<D>`` as Delta user metadata. The previous state of a run
 for D is the table version last committed by an earlier logical date, so reruns of D see the
@@ -33,6 +40,8 @@ from scv.config import Settings
 from scv.identity import assign_customer_ids
 from scv.jobs import parse_date
 from scv.linkage import LinkageConfig, cluster_records, latest_model, load_trained_model, predict_incremental, predict_pairs, train_model
+from scv.linkage.dashboards import dashboards_dir, sample_clusters, write_dashboards
+from scv.steward import agreement_with_labels, current_labels, import_label_inbox
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +93,9 @@ def _silver(spark: SparkSession, settings: Settings) -> DataFrame:
     return spark.read.format("delta").load(settings.table_path("silver", "person_records"))
 
 
-def train(spark: SparkSession, settings: Settings, *, logical_date: str, run_id: str, approve_model: bool = False) -> dict:
+def train(spark: SparkSession, settings: Settings, *, logical_date: str, run_id: str, approve_model: bool | str = False) -> dict:
+    # Templated job arguments arrive as strings ("False" is truthy).
+    approve_model = str(approve_model).strip().lower() in ("true", "1", "yes")
     model = train_model(spark, _silver(spark, settings), LinkageConfig(), model_dir(settings))
     if approve_model:
         approve(settings, model.version, approved_by=f"run {run_id}")
@@ -123,13 +134,19 @@ def _write(df: DataFrame, path: str, logical_date: dt.date, properties: dict[str
 REVIEW_FIELDS = ("first_name", "last_name", "email", "phone", "date_of_birth", "address_line1", "postcode")
 
 
-def review_queue(silver: DataFrame, pairs: DataFrame, config: LinkageConfig) -> DataFrame:
-    """Pairs whose probability lies in the review band, both records side by side.
+def review_queue(
+    silver: DataFrame, pairs: DataFrame, config: LinkageConfig, labels: DataFrame | None = None
+) -> DataFrame:
+    """Pairs whose probability lies in the review band and that no steward has labelled, both
+    records side by side.
 
-    The pair's ``mw_*`` columns (per-comparison match weights) explain its score.
+    The pair's ``gamma_*`` (level reached) and ``mw_*`` columns (per-comparison match weights)
+    explain its score; ``conflict`` says clustering will not link it whatever its score.
     """
     low, high = config.review_band
     band = pairs.where((F.col("match_probability") >= low) & (F.col("match_probability") < high))
+    if labels is not None:
+        band = band.join(labels.select("record_id_l", "record_id_r"), ["record_id_l", "record_id_r"], "left_anti")
     left = silver.select(F.col("record_id").alias("record_id_l"), *[F.col(c).alias(f"{c}_l") for c in REVIEW_FIELDS])
     right = silver.select(F.col("record_id").alias("record_id_r"), *[F.col(c).alias(f"{c}_r") for c in REVIEW_FIELDS])
     return band.join(left, "record_id_l").join(right, "record_id_r")
@@ -143,6 +160,7 @@ def run(
     run_id: str,
     full_relink: bool | str = False,
     bootstrap_model: bool = True,
+    dashboard_records: int = 1000,
 ) -> dict:
     date = parse_date(logical_date)
     full_relink = str(full_relink).lower() in ("true", "1", "yes")
@@ -189,7 +207,9 @@ def run(
     _write(pairs, pairs_path, date, PAIR_PROPERTIES)
     pairs = spark.read.format("delta").load(pairs_path)
 
-    clusters = cluster_records(spark, silver, pairs, config.match_threshold, config=config)
+    import_label_inbox(spark, settings)
+    labels = current_labels(spark, settings)
+    clusters = cluster_records(spark, silver, pairs, config.match_threshold, config=config, labels=labels)
     assignment, history = assign_customer_ids(
         clusters.select("record_id", "cluster_id"),
         previous_assignment.select("record_id", "customer_id", "customer_first_seen") if previous_assignment is not None else None,
@@ -211,7 +231,12 @@ def run(
     delta_io.replace_where(history, settings.table_path("silver", "customer_id_history"),
                            f"logical_date = DATE {delta_io.sql_literal(date.isoformat())}", ["logical_date"])
 
-    _write(review_queue(silver, pairs, config), settings.table_path("silver", "review_queue"), date, PAIR_PROPERTIES)
+    _write(review_queue(silver, pairs, config, labels), settings.table_path("silver", "review_queue"), date, PAIR_PROPERTIES)
+
+    dashboards = write_dashboards(
+        spark, silver, sample_clusters(clusters, pairs, config, max_records=dashboard_records), model, config,
+        dashboards_dir(settings.artifacts_dir, date.isoformat()),
+    ) if dashboard_records else {}
 
     written = spark.read.format("delta").load(assignment_path)
     summary = {
@@ -223,8 +248,10 @@ def run(
         "records_linked_this_run": changed_count,
         "customers": written.select("customer_id").distinct().count(),
         "pairs_stored": pairs.count(),
-        "pairs_linked": pairs.where(F.col("match_probability") >= config.match_threshold).count(),
+        "pairs_linked": pairs.where((F.col("match_probability") >= config.match_threshold) & ~F.col("conflict")).count(),
         "history": {r.event: r.n for r in history.groupBy("event").agg(F.count("*").alias("n")).collect()},
+        "dashboards": sorted(str(path) for path in dashboards.values()),
+        "agreement_with_labels": agreement_with_labels(pairs, labels, config.match_threshold) if labels is not None else None,
     }
     silver.unpersist()
     log.info("linkage %s: %s", mode, summary)
