@@ -4,6 +4,7 @@ and the lakehouse both on S3: a moto server on loopback, Spark through s3a, boto
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from scv import storage
 from scv.config import PROJECT_ROOT, Settings
@@ -36,6 +37,11 @@ def test_scv_daily_runs_on_s3(spark, s3_settings, moto_s3, tmp_path, monkeypatch
         "SCV_SPARK_MASTER": "local[2]",
         "SCV_SHUFFLE_PARTITIONS": "2",
         "SCV_COMPUTE_BACKEND": "local",
+        "SCV_TASK_RETRIES": "0",  # read when the DAG file is parsed: a failure fails the run at once
+        # The Makefile's development-only HMAC key for keyed hashes of identifiers (scv.privacy).
+        "AIRFLOW_CONN_SCV_PII_HMAC": os.environ.get(
+            "AIRFLOW_CONN_SCV_PII_HMAC", "generic://:scv-development-only-hmac-key-not-secret@"
+        ),
         "AWS_ENDPOINT_URL": moto_s3.endpoint_url,
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": moto_s3.access_key_id,
