@@ -362,6 +362,24 @@ def test_budget_check_stops_a_skewed_block_before_building_pairs(spark, data):
     assert raised.value.total is None  # stopped at the block, nothing counted
 
 
+def test_blocking_field_coverage_warns_about_a_missing_field_and_a_dominant_value(spark, data):
+    from scv.linkage.blocking import blocking_field_coverage
+
+    silver, _ = data
+    good = blocking_field_coverage(spark, silver, TEST_CONFIG)
+    assert good.ok, good.warnings
+    assert set(good.fields) == {"email", "phone", "date_of_birth", "postcode", "last_name", "last_name_phonetic",
+                                "first_name_canonical", "first_name_phonetic"}
+
+    # A source stopped delivering postcodes, and a placeholder birth date slipped through.
+    broken = silver.withColumn("postcode", F.lit(None).cast("string")).withColumn("date_of_birth", F.lit("1900-01-01"))
+    coverage = blocking_field_coverage(spark, broken, TEST_CONFIG)
+    assert not coverage.ok
+    assert any("'postcode'" in w and "present in 0.0%" in w for w in coverage.warnings), coverage.warnings
+    assert any("'date_of_birth'" in w and "most frequent value covers 100.0%" in w for w in coverage.warnings), coverage.warnings
+    assert not any("'email'" in w for w in coverage.warnings)
+
+
 # ------------------------------------------------------------------------------------------
 # The model
 
@@ -388,8 +406,10 @@ def test_true_duplicates_link_and_clear_non_matches_do_not(pairs):
     assert _links(pairs, BILL, BILL_TYPO_SWAPPED_DOB)
     for a, b in [(TWIN_A, TWIN_B), (BILL, SPOUSE), (BILL_NICKNAME, SPOUSE)]:
         assert not _links(pairs, a, b)
-    # A conflict is a first-name comparison at its bottom level; clustering never links it.
-    assert pairs.where(F.col("conflict") != (F.col("gamma_first_name") == 0)).count() == 0
+    # A conflict is a first-name or date-of-birth comparison at its bottom level; clustering
+    # never links it.
+    conflict = (F.col("gamma_first_name") == 0) | (F.col("gamma_date_of_birth") == 0)
+    assert pairs.where(F.col("conflict") != conflict).count() == 0
 
     excluded = {f"crm:c{i}" for i in range(4)} | {f"loyalty:u{i}" for i in range(3)}
     ids = {r[0] for r in pairs.select("record_id_l").union(pairs.select("record_id_r")).collect()}

@@ -40,6 +40,7 @@ from scv.config import Settings
 from scv.identity import assign_customer_ids
 from scv.jobs import parse_date
 from scv.linkage import LinkageConfig, cluster_records, latest_model, load_trained_model, predict_incremental, predict_pairs, train_model
+from scv.linkage.blocking import blocking_field_coverage
 from scv.linkage.dashboards import dashboards_dir, sample_clusters, write_dashboards
 from scv.steward import agreement_with_labels, current_labels, import_label_inbox
 
@@ -174,6 +175,7 @@ def run(
         model = approved_model(settings)
 
     silver = _with_record_hash(_silver(spark, settings)).persist()
+    coverage = blocking_field_coverage(spark, silver, config)
     pairs_path = settings.table_path("silver", "match_pairs")
     assignment_path = settings.table_path("silver", "record_customer")
     previous_assignment = _read_version(spark, assignment_path, _version_before(spark, assignment_path, date))
@@ -252,6 +254,7 @@ def run(
         "history": {r.event: r.n for r in history.groupBy("event").agg(F.count("*").alias("n")).collect()},
         "dashboards": sorted(str(path) for path in dashboards.values()),
         "agreement_with_labels": agreement_with_labels(pairs, labels, config.match_threshold) if labels is not None else None,
+        "blocking_coverage_warnings": coverage.warnings,
     }
     silver.unpersist()
     log.info("linkage %s: %s", mode, summary)

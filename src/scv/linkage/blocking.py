@@ -7,6 +7,11 @@ The check runs in two steps so that it cannot itself run out of memory on a skew
 2. then Splink counts the pairs each rule adds to the rules before it
    (``count_comparisons_from_blocking_rules``), exactly for up to
    ``config.exact_count_max_records`` records and from a hash sample of records above that.
+
+Before either, :func:`blocking_field_coverage` profiles the columns the rules read
+(:mod:`scv.quality.profiling`: completeness, distinct share, top value share) and warns about a
+field too sparse to find pairs with or too concentrated to block on, e.g. a source that stopped
+delivering postcodes or a placeholder date of birth that slipped through standardisation.
 """
 
 from __future__ import annotations
@@ -21,8 +26,27 @@ from scv.linkage._backend import SplinkSession
 from scv.linkage.config import LinkageConfig
 from scv.linkage.errors import ComparisonBudgetExceeded
 from scv.linkage.settings import UNIQUE_ID, columns_in_rules, linkable_records
+from scv.quality.profiling import BlockingCoverage, blocking_coverage, profile_table
 
 logger = logging.getLogger(__name__)
+
+
+def blocking_field_coverage(
+    spark: SparkSession,
+    silver_df: DataFrame,
+    config: LinkageConfig,
+    blocking_rules: tuple[str, ...] | None = None,
+) -> BlockingCoverage:
+    """Coverage and cardinality of every column the blocking rules read, over the linkable
+    records (see :func:`scv.quality.profiling.blocking_coverage` for the thresholds). Logs each
+    warning; never raises for poor coverage (the comparison budget is what fails fast)."""
+    rules = tuple(blocking_rules or config.prediction_blocking_rules)
+    fields = sorted(columns_in_rules(rules) - {UNIQUE_ID})
+    records = linkable_records(silver_df, set(fields) | {UNIQUE_ID})
+    coverage = blocking_coverage(profile_table(spark, records, fields, top_n=1), fields)
+    for warning in coverage.warnings:
+        logger.warning("blocking coverage: %s", warning)
+    return coverage
 
 
 def count_comparisons(

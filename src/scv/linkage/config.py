@@ -67,7 +67,10 @@ class LinkageConfig:
             relatives who share a surname, an address, a landline and an email (a spouse, a
             twin with the same date of birth) can outscore a different first name; a first
             name that is neither equal, a nickname, a near typo nor a phonetic match is
-            taken as proof of two people. Stewards can still link such pairs.
+            taken as proof of two people. So is a date of birth at its bottom level (the year
+            and another part differ: not a typo, not a day/month transposition), which is what
+            separates a father from his namesake son living at the same address. Stewards can
+            still link such pairs.
         keep_conflicts_apart: also keep the two records of a conflicting pair in different
             clusters when a chain of other links would join them (as a steward's forced split).
             Off by default: on the generated data it merged no fewer hard negatives and cost
@@ -104,10 +107,12 @@ class LinkageConfig:
     training_blocking_rules: tuple[str, ...] = DEFAULT_TRAINING_BLOCKING_RULES
     deterministic_rules: tuple[str, ...] = DEFAULT_DETERMINISTIC_RULES
     deterministic_rules_recall: float = 0.7
-    match_threshold: float = 0.8
-    conflicting_comparisons: tuple[str, ...] = ("first_name",)
+    # Measured on 2,000 generated people (scv.linkage.evaluate): 0.8 -> P 0.982 / R 0.975,
+    # 0.9 -> P 0.986 / R 0.973, 0.95 -> P 0.991 / R 0.972; 0.9 keeps a margin on recall.
+    match_threshold: float = 0.9
+    conflicting_comparisons: tuple[str, ...] = ("first_name", "date_of_birth")
     keep_conflicts_apart: bool = False
-    review_band: tuple[float, float] = (0.5, 0.95)
+    review_band: tuple[float, float] = (0.5, 0.98)
     comparison_budget: int = 50_000_000
     count_sample_proportion: float | None = None
     exact_count_max_records: int = 200_000
