@@ -13,9 +13,14 @@ Every day, for its logical date (`ds`):
 4. **link_records**: Splink on Spark predicts matches with the latest approved model (training
    one first if none exists), clusters at the configured threshold and assigns persistent
    `customer_id`s (`silver/record_customer`).
-5. **build_golden**: survivorship (`include/survivorship/`) stages `customer_golden` and
-   `customer_xref`; **gate_gold** validates the staged tables; **publish_gold** MERGEs them into
-   `gold/`, so a failed gate leaves gold untouched.
+5. **build_golden**: survivorship stages `customer_xref` and, for every golden definition in
+   `include/survivorship/` (e.g. `customer_golden` for marketing, `customer_service`), its
+   pseudonymised analytics table and its restricted personal table (`customer_pii`, ...);
+   **gate_gold** validates the staged tables; **publish_gold** MERGEs them into `gold/`, so a
+   failed gate leaves gold untouched.
+6. **customer_features**: `gold/customer_features` as of the run date (updates its Asset, with
+   `as_of_date` in the event, which starts `scv_propensity_scoring`); then **gold_sql_models**
+   runs `include/sql/` (`dim_customer` with SCD2 history, `fact_purchase`, `customer_360`).
 
 Reruns of a date are idempotent. Params: `full_relink` re-links every record from scratch.
 """
@@ -35,6 +40,7 @@ from scv_airflow.operators.spark_job import ScvSparkJobOperator
 
 from scv.config import Settings
 from scv.contracts import load_contracts
+from scv.golden.policy import load_definitions
 
 RETRIES = int(os.environ.get("SCV_TASK_RETRIES", "2"))
 RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("SCV_RETRY_DELAY_SECONDS", "120")))
@@ -48,12 +54,14 @@ dq_alert = DataQualityNotifier(
 )
 
 
-def quality_gate(task_id: str, table_path: str, suite: str, row_filter: str | None = None, doc: str = ""):
+def quality_gate(task_id: str, table_path: str, suite: str, row_filter: str | None = None, doc: str = "",
+                 suite_params: dict | None = None):
     return DataQualityGateOperator(
         task_id=task_id,
         table_path=table_path,
         suite=suite,
         row_filter=row_filter,
+        suite_params=suite_params,
         on_failure_callback=dq_alert,
         warning_callback=dq_alert,
         doc_md=doc or f"Great Expectations suite `{suite}` on `{table_path}`: critical failures stop the run.",
@@ -85,6 +93,7 @@ with DAG(
     settings = Settings.from_env()
     contracts = load_contracts(settings.sources_dir)
     suites = {p.stem for p in Path(settings.include_dir, "expectations").glob("*.json")}
+    golden_definitions = load_definitions(Path(settings.include_dir, "survivorship"))
 
     ingests = {}
     with TaskGroup("bronze", tooltip="Land each source's files for the day, then gate them") as bronze:
@@ -144,20 +153,50 @@ with DAG(
         task_id="build_golden",
         job="build_golden",
         job_kwargs=RUN,
-        doc_md="Survivorship: stage customer_golden and customer_xref for the gold gate.",
+        doc_md="Survivorship: stage customer_xref and every golden definition's analytics and personal "
+        "tables (" + ", ".join(f"`{d.table}`/`{d.pii_table}`" for d in golden_definitions) + ") for the gold gate.",
     )
 
     publish_gold = ScvSparkJobOperator(
         task_id="publish_gold",
         job="publish_gold",
         job_kwargs=RUN,
-        outlets=[assets.GOLD_CUSTOMER_XREF, assets.GOLD_CUSTOMER_GOLDEN],
+        outlets=[assets.GOLD_CUSTOMER_XREF, *[assets.gold(t) for d in golden_definitions for t in (d.table, d.pii_table)]],
         doc_md="MERGE the validated staging tables into gold (unchanged rows are not rewritten).",
+    )
+
+    customer_features = ScvSparkJobOperator(
+        task_id="customer_features",
+        job="customer_features",
+        job_kwargs=RUN,
+        outlets=[assets.GOLD_CUSTOMER_FEATURES],
+        # The features event carries the snapshot date, which scv_propensity_scoring scores.
+        post_execute=assets.summary_to_event_extra(assets.GOLD_CUSTOMER_FEATURES, "as_of_date"),
+        doc_md="Customer features (recency, frequency, spend, channel mix per product group) as of `ds` into "
+        "`gold/customer_features`; its Asset event (extra `as_of_date`) starts `scv_propensity_scoring`.",
+    )
+
+    gold_sql_models = ScvSparkJobOperator(
+        task_id="gold_sql_models",
+        job="gold_sql_models",
+        job_kwargs=RUN,
+        outlets=[assets.gold("dim_customer"), assets.gold("fact_purchase"), assets.gold("customer_360")],
+        doc_md="Spark SQL models of `include/sql/` over gold: `dim_customer` (SCD type 2 history by MERGE), "
+        "`fact_purchase`, `customer_360`. No personal columns; reruns of a date change nothing.",
     )
 
     gate_silver = quality_gate("gate_silver", "silver/person_records", "silver_person_records")
     with TaskGroup("gate_gold", tooltip="Validate the staged gold tables before publishing") as gate_gold:
         quality_gate("customer_xref", "staging/customer_xref", "gold_customer_xref")
-        quality_gate("customer_golden", "staging/customer_golden", "gold_customer_golden")
+        for definition in golden_definitions:
+            quality_gate(definition.table, f"staging/{definition.table}", "gold_customer_golden",
+                         suite_params={"golden_table": definition.table},
+                         doc=f"Suite `gold_customer_golden` on the staged `{definition.table}` (pseudonymised layout, "
+                         "provenance, consent).")
+            quality_gate(definition.pii_table, f"staging/{definition.pii_table}", "gold_customer_pii",
+                         suite_params={"pii_table": definition.pii_table, "golden_path": f"staging/{definition.table}"},
+                         doc=f"Suite `gold_customer_pii` on the staged `{definition.pii_table}`: golden attributes come "
+                         "from a record of that customer.")
 
     bronze >> silver_standardise >> gate_silver >> link_records >> build_golden >> gate_gold >> publish_gold
+    publish_gold >> customer_features >> gold_sql_models

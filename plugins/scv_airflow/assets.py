@@ -25,3 +25,18 @@ GOLD_CUSTOMER_XREF = table_asset("gold", "customer_xref")
 GOLD_CUSTOMER_GOLDEN = table_asset("gold", "customer_golden")
 GOLD_CUSTOMER_FEATURES = table_asset("gold", "customer_features")
 GOLD_PROPENSITY_SCORES = table_asset("gold", "propensity_scores")
+
+
+def gold(table: str) -> Asset:
+    return table_asset("gold", table)
+
+
+def summary_to_event_extra(asset: Asset, *keys: str):
+    """A ``post_execute`` hook copying ``keys`` of the task's returned summary into the extra of
+    ``asset``'s event (e.g. ``as_of_date``, so consumers know which snapshot was written)."""
+
+    def hook(context, result=None) -> None:
+        summary = result if isinstance(result, dict) else {}
+        context["outlet_events"][asset].extra = {k: summary[k] for k in keys if summary.get(k) is not None}
+
+    return hook

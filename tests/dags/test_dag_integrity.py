@@ -51,7 +51,14 @@ def test_no_cycles_and_bronze_feeds_silver(dagbag):
     dag = dagbag.get_dag("scv_daily")
     order = [t.task_id for t in dag.topological_sort()]
     assert order.index("silver_standardise") > max(i for i, t in enumerate(order) if t.startswith("bronze."))
-    assert order.index("publish_gold") == len(order) - 1
+    # Gold is published only after every gold gate; features and the SQL models read published gold.
+    gold_gates = [i for i, t in enumerate(order) if t.startswith("gate_gold.")]
+    assert len(gold_gates) >= 3
+    assert order.index("publish_gold") > max(gold_gates)
+    assert order[-2:] == ["customer_features", "gold_sql_models"]
+    features = dag.get_task("customer_features")
+    assert dag.get_task("publish_gold").task_id in features.upstream_task_ids
+    assert any(o.uri.endswith("gold/customer_features") for o in features.outlets)
 
 
 def test_one_ingest_task_per_source_contract(dagbag):

@@ -82,6 +82,41 @@ def test_scv_daily_end_to_end(spark, lakehouse_env, landing):
     pairwise = summary["pairwise"]
     assert pairwise["f1"] >= F1_FLOOR, pairwise
 
+    # Every golden definition has its pseudonymised table and its restricted personal table.
+    for table, pii_table in (("customer_golden", "customer_pii"), ("customer_service", "customer_service_pii")):
+        analytics = delta(spark, lakehouse_env, "gold", table)
+        personal = delta(spark, lakehouse_env, "gold", pii_table)
+        assert analytics.count() == golden.count()
+        assert personal.count() == golden.count()
+        assert "email" not in analytics.columns and "email" in personal.columns
+    # Features for the run date, and the SQL models over gold.
+    features = delta(spark, lakehouse_env, "gold", "customer_features")
+    assert features.select("as_of_date").distinct().collect()[0][0] == RUN_DATE
+    assert features.select("customer_id").distinct().count() == golden.count()
+    dim = delta(spark, lakehouse_env, "gold", "dim_customer")
+    assert dim.where("is_current").count() == golden.count()
+    assert delta(spark, lakehouse_env, "gold", "customer_360").count() == golden.count()
+    assert delta(spark, lakehouse_env, "gold", "fact_purchase").count() > 0
+
+    # The features Asset event says which snapshot it is: scv_propensity_scoring scores that date.
+    assert features_event_extras() == [{"as_of_date": RUN_DATE.isoformat()}]
+
+
+def features_event_extras() -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return [
+            e.extra
+            for e in session.scalars(
+                select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                .where(AssetModel.uri == "scv://lakehouse/gold/customer_features", AssetEvent.source_dag_id == "scv_daily")
+                .where(AssetEvent.source_run_id.like("%2026-11-22%"))
+            )
+        ]
+
 
 def test_missing_source_files_fail_the_source_task_and_stop_downstream(spark, lakehouse_env, landing, monkeypatch, tmp_path):
     broken_landing = tmp_path / "landing-without-loyalty"

@@ -208,10 +208,11 @@ XREF_SCHEMA = "source_system string, source_record_id string, record_id string, 
 GOLDEN_SCHEMA = (
     "customer_id string, first_name string, last_name string, email string, phone string, date_of_birth date, "
     "address_line1 string, city string, postcode string, country string, email_opt_in boolean, "
-    "provenance map<string,string>, record_count int"
+    "provenance map<string,string>, record_count int, email_consent boolean, email_consent_record_id string"
 )
 ATTRIBUTES = ("first_name", "last_name", "email", "phone", "date_of_birth", "address_line1", "city", "postcode",
               "country", "email_opt_in")
+GATE_HMAC_KEY = b"gate-test-key"
 
 
 def _silver_for_gold():
@@ -228,8 +229,9 @@ def _xref(*assignments):
     return [(r.split(":")[0], r.split(":")[1], r, c, sum(1 for _, o in assignments if o == c)) for r, c in assignments]
 
 
-def _golden(customer_id, values, provenance, record_count):
-    return (customer_id, *[values[a] for a in ATTRIBUTES], provenance, record_count)
+def _golden(customer_id, values, provenance, record_count, consent_record=None):
+    consent = {"crm:1": True, "crm:2": True, "webshop:a2": False}.get(consent_record)
+    return (customer_id, *[values[a] for a in ATTRIBUTES], provenance, record_count, consent, consent_record)
 
 
 ANN = dict(first_name="ann", last_name="lee", email="ann1@example.com", phone="+447700900001",
@@ -240,18 +242,34 @@ BOB = dict(first_name="robert", last_name="ray", email="bob@example.com", phone=
            country="GB", email_opt_in=True)
 GOOD_XREF = _xref(("crm:1", "C1"), ("crm:2", "C2"), ("webshop:a2", "C2"))
 GOOD_GOLDEN = [
-    _golden("C1", ANN, {a: "crm:1" for a in ATTRIBUTES}, 1),
-    _golden("C2", BOB, {**{a: "crm:2" for a in ATTRIBUTES}, "first_name": "webshop:a2"}, 2),
+    _golden("C1", ANN, {a: "crm:1" for a in ATTRIBUTES}, 1, "crm:1"),
+    _golden("C2", BOB, {**{a: "crm:2" for a in ATTRIBUTES}, "first_name": "webshop:a2"}, 2, "webshop:a2"),
 ]
 
 
 def write_gold(spark, settings, xref, golden):
+    """Silver and the staged xref as given; the golden rows split into the pseudonymised
+    analytics table and the personal table exactly as the build_golden job does."""
+    from pyspark.sql import functions as F
+
+    from scv.golden.publish import with_content_hash
+    from scv.golden.pseudonymise import split_personal
+
     for rows, schema, path in (
         (_silver_for_gold(), SILVER_SCHEMA, settings.table_path("silver", "person_records")),
         (xref, XREF_SCHEMA, settings.table_path("staging", "customer_xref")),
-        (golden, GOLDEN_SCHEMA, settings.table_path("staging", "customer_golden")),
     ):
         spark.createDataFrame(rows, schema).write.format("delta").mode("overwrite").save(path)
+    full = (
+        spark.createDataFrame(golden, GOLDEN_SCHEMA)
+        .withColumn("golden_source_record_id", F.element_at(F.map_values("provenance"), 1))
+        .withColumn("source_systems", F.array(F.lit("crm")))
+        .withColumn("last_updated_at", F.lit(None).cast("timestamp"))
+        .withColumn("email_consent_at", F.lit(None).cast("timestamp"))
+    )
+    analytics, personal = split_personal(full, GATE_HMAC_KEY)
+    for frame, name in ((analytics, "customer_golden"), (personal, "customer_pii")):
+        with_content_hash(frame).write.format("delta").mode("overwrite").save(settings.table_path("staging", name))
 
 
 def gate_gold(spark, settings, name, **kwargs):
@@ -261,7 +279,7 @@ def gate_gold(spark, settings, name, **kwargs):
 
 def test_gold_suites_pass_on_consistent_tables(spark, settings):
     write_gold(spark, settings, GOOD_XREF, GOOD_GOLDEN)
-    for name in ("customer_xref", "customer_golden"):
+    for name in ("customer_xref", "customer_golden", "customer_pii"):
         outcome = gate_gold(spark, settings, name)
         assert outcome.status == "passed", outcome.report()
         assert outcome.table == f"gold/{name}"
@@ -270,18 +288,33 @@ def test_gold_suites_pass_on_consistent_tables(spark, settings):
 def test_gold_suites_catch_over_merge_unassigned_records_and_untraceable_values(spark, settings):
     xref = _xref(("crm:1", "C2"), ("crm:2", "C2"))  # webshop:a2 unassigned; C2 has 2 records
     golden = [_golden("C2", {**BOB, "first_name": "ann", "email": "someone.else@example.com"},
-                      {**{a: "crm:2" for a in ATTRIBUTES}, "first_name": "crm:1", "last_name": "webshop:a2"}, 2)]
+                      {**{a: "crm:2" for a in ATTRIBUTES}, "first_name": "crm:1", "last_name": "webshop:a2"}, 2,
+                      "crm:2")]
     write_gold(spark, settings, xref, golden)
 
     xref_outcome = gate_gold(spark, settings, "customer_xref", parameters={"max_cluster_size": 1})
     assert {f.name: f.unexpected_count for f in xref_outcome.critical_failures} == {
         "every_silver_record_assigned": 1, "cluster_size_max": 1}
 
+    # last_name names a record of another customer (the analytics table's provenance check)...
     golden_outcome = gate_gold(spark, settings, "customer_golden")
-    # last_name names a record of another customer; the email is nobody's value.
-    assert {f.name: f.unexpected_count for f in golden_outcome.critical_failures} == {
-        "provenance_is_own_record": 1, "values_come_from_provenance": 1}
-    assert "someone.else" not in golden_outcome.report()
+    assert {f.name: f.unexpected_count for f in golden_outcome.critical_failures} == {"provenance_is_own_record": 1}
+    # ...and the personal table holds an email that is nobody's value.
+    pii_outcome = gate_gold(spark, settings, "customer_pii")
+    assert {f.name: f.unexpected_count for f in pii_outcome.critical_failures} == {"values_come_from_provenance": 1}
+    assert "someone.else" not in pii_outcome.report()
+
+
+def test_gold_suite_rejects_a_personal_column_in_the_analytics_table(spark, settings):
+    write_gold(spark, settings, GOOD_XREF, GOOD_GOLDEN)
+    path = settings.table_path("staging", "customer_golden")
+    leaked = spark.read.format("delta").load(path).join(
+        spark.read.format("delta").load(settings.table_path("staging", "customer_pii")).select("customer_id", "email"),
+        "customer_id")
+    leaked.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path)
+    outcome = gate_gold(spark, settings, "customer_golden")
+    assert "pseudonymised_columns_only" in {f.name for f in outcome.critical_failures}
+    assert "ann1@example.com" not in outcome.report()
 
 
 def test_missing_table_is_reported_with_its_path(spark, settings):

@@ -1,8 +1,9 @@
 """Publishing staged gold tables with MERGE: unchanged rows are not rewritten, reruns are no-ops.
 
-Each row carries ``_content_hash`` over its business columns; a MERGE updates a row only when
-its hash changed, inserts new keys and deletes keys that disappeared. Running the same publish
-twice therefore commits no changed rows the second time.
+Each row carries ``_content_hash`` over its business columns; only rows whose key or hash is
+new are MERGEd in (updated or inserted), keys that disappeared are deleted, and files holding only
+unchanged rows are not rewritten. When nothing changed no commit is made at all, so publishing
+the same snapshot twice leaves the table at the same version.
 """
 
 from __future__ import annotations
@@ -31,22 +32,43 @@ def merge_snapshot(
 ) -> dict[str, int]:
     """Make the Delta table at ``target_path`` equal to ``staged`` (keyed by ``keys``) via MERGE.
 
-    ``staged`` must already carry ``_content_hash``. Returns Delta's operation metrics.
+    ``staged`` must already carry ``_content_hash``. Returns Delta's operation metrics. A table
+    whose columns differ from ``staged``'s is replaced (overwrite with the new schema) instead.
     """
     spark = staged.sparkSession
     if not delta_io.table_exists(spark, target_path):
         delta_io.overwrite(staged, target_path, properties=properties)
         return {"inserted": staged.count(), "updated": 0, "deleted": 0}
-    condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-    (
-        DeltaTable.forPath(spark, target_path)
-        .alias("t")
-        .merge(staged.alias("s"), condition)
-        .whenMatchedUpdateAll(condition=f"t.{HASH_COLUMN} <> s.{HASH_COLUMN}")
-        .whenNotMatchedInsertAll()
-        .whenNotMatchedBySourceDelete()
-        .execute()
-    )
+    current = DeltaTable.forPath(spark, target_path).toDF().columns
+    if sorted(current) != sorted(staged.columns):
+        # The table's layout changed (e.g. personal columns moved out): replace it in one
+        # transaction rather than MERGE columns the new layout no longer has.
+        delta_io.overwrite(staged, target_path, properties=properties)
+        return {"inserted": staged.count(), "updated": 0, "deleted": 0, "replaced_schema": 1}
+    # MERGE only what changed: new or changed rows (key and hash not in the target) and keys that
+    # disappeared. A MERGE over the whole snapshot would rewrite every file it scans (Delta copies
+    # the unchanged rows of each touched file), and a rerun would commit a new version.
+    target = DeltaTable.forPath(spark, target_path)
+    current_rows = target.toDF().select(*keys, HASH_COLUMN)
+    changed = staged.join(current_rows, [*keys, HASH_COLUMN], "left_anti").withColumn("_delete", F.lit(False))
+    gone = current_rows.select(*keys).join(staged.select(*keys), list(keys), "left_anti")
+    gone = gone.select(*[F.col(c) if c in keys else F.lit(None).cast(staged.schema[c].dataType).alias(c) for c in staged.columns])
+    changes = changed.unionByName(gone.withColumn("_delete", F.lit(True))).persist()
+    try:
+        if changes.isEmpty():
+            return {"inserted": 0, "updated": 0, "deleted": 0}
+        condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        assignments = {f"`{c}`": f"s.`{c}`" for c in staged.columns}
+        (
+            target.alias("t")
+            .merge(changes.alias("s"), condition)
+            .whenMatchedDelete(condition="s._delete")
+            .whenMatchedUpdate(set=assignments)
+            .whenNotMatchedInsert(condition="NOT s._delete", values=assignments)
+            .execute()
+        )
+    finally:
+        changes.unpersist()
     last = DeltaTable.forPath(spark, target_path).history(1).select("operation", "operationMetrics").first()
     metrics = last.operationMetrics or {}
     return {

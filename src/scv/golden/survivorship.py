@@ -9,90 +9,28 @@ attribute) computes all attributes in a single pass over the records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import yaml
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.window import Window
 
-RULES = ("precedence", "most_recent", "most_complete", "most_frequent")
-GOLDEN_ATTRIBUTES = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "address_line1",
-    "city",
-    "postcode",
-    "country",
-    "email_opt_in",
+# The rules and definitions are plain YAML (scv.golden.policy); re-exported for callers.
+from scv.golden.policy import (  # noqa: E402,F401
+    GOLDEN_ATTRIBUTES,
+    PERSONAL_ATTRIBUTES,
+    RULES,
+    Group,
+    Rule,
+    SurvivorshipError,
+    SurvivorshipPolicy,
+    load_definitions,
+    load_policy,
 )
+
 # Fields counted for completeness (and for the record's null count).
 COMPLETENESS_FIELDS = GOLDEN_ATTRIBUTES[:-1]
 _FAR_FUTURE_MICROS = 2**62
-
-
-class SurvivorshipError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class Rule:
-    rule: str
-    tie_breakers: tuple[str, ...] = ()
-
-    def chain(self) -> tuple[str, ...]:
-        return (self.rule, *[t for t in self.tie_breakers if t != self.rule])
-
-
-@dataclass(frozen=True)
-class Group:
-    members: tuple[str, ...]
-    rule: Rule
-
-
-@dataclass(frozen=True)
-class SurvivorshipPolicy:
-    name: str
-    default: Rule
-    attributes: dict[str, Rule] = field(default_factory=dict)
-    groups: dict[str, Group] = field(default_factory=dict)
-
-    def rule_for(self, attribute: str) -> Rule:
-        return self.attributes.get(attribute, self.default)
-
-    def grouped(self) -> dict[str, str]:
-        return {member: name for name, group in self.groups.items() for member in group.members}
-
-
-def _rule(raw: dict, where: str) -> Rule:
-    if not isinstance(raw, dict) or "rule" not in raw:
-        raise SurvivorshipError(f"{where}: needs a 'rule' (one of {', '.join(RULES)})")
-    names = (raw["rule"], *(raw.get("tie_breakers") or ()))
-    for name in names:
-        if name not in RULES:
-            raise SurvivorshipError(f"{where}: unknown rule {name!r} (known: {', '.join(RULES)})")
-    return Rule(raw["rule"], tuple(raw.get("tie_breakers") or ()))
-
-
-def load_policy(path: str | Path) -> SurvivorshipPolicy:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    where = str(path)
-    default = _rule(raw.get("default") or {"rule": "precedence", "tie_breakers": ["most_recent"]}, f"{where}: default")
-    attributes = {a: _rule(r, f"{where}: attributes.{a}") for a, r in (raw.get("attributes") or {}).items()}
-    groups = {}
-    for name, spec in (raw.get("groups") or {}).items():
-        members = tuple(spec.get("members") or ())
-        if not members:
-            raise SurvivorshipError(f"{where}: groups.{name}: needs members")
-        groups[name] = Group(members, _rule(spec, f"{where}: groups.{name}"))
-    for attribute in [*attributes, *[m for g in groups.values() for m in g.members]]:
-        if attribute not in GOLDEN_ATTRIBUTES:
-            raise SurvivorshipError(f"{where}: {attribute!r} is not a golden attribute ({', '.join(GOLDEN_ATTRIBUTES)})")
-    return SurvivorshipPolicy(str(raw.get("name") or Path(path).stem), default, attributes, groups)
+# The freshest consent across the customer's records (not subject to the definition's rules).
+CONSENT_COLUMNS = ("email_consent", "email_consent_record_id", "email_consent_at")
 
 
 def _sort_key(rule: Rule, frequency_column: str | None) -> Column:
@@ -144,7 +82,10 @@ def build_golden(records: DataFrame, policy: SurvivorshipPolicy) -> DataFrame:
 
     Returns one row per customer_id: the golden attributes, ``provenance`` (attribute ->
     record_id), ``golden_source_record_id`` (the record that supplied most attributes),
-    ``record_count``, ``source_systems`` and ``last_updated_at``.
+    ``record_count``, ``source_systems``, ``last_updated_at`` and the freshest consent
+    (:data:`CONSENT_COLUMNS`: the ``email_opt_in`` of the latest-updated record that states one,
+    that record and its time; ties by precedence, then record id). Personal values are still
+    here: :func:`scv.golden.pseudonymise.split_personal` separates them before anything is stored.
     """
     if "_completeness" not in records.columns:
         records = with_record_flags(records)
@@ -175,6 +116,21 @@ def build_golden(records: DataFrame, policy: SurvivorshipPolicy) -> DataFrame:
         for member in group.members:
             provenance += [F.lit(member), F.col(f"_src_{name}")]
 
+    # Consent is always the freshest statement across the customer's records, whatever the
+    # definition's rule for email_opt_in: a newer opt-out must win over an older opt-in.
+    consent_key = F.when(
+        F.col("email_opt_in").isNotNull(),
+        F.struct(
+            F.coalesce(-F.unix_micros(F.col("updated_at")), F.lit(_FAR_FUTURE_MICROS)).alias("k0"),
+            F.coalesce(F.col("precedence"), F.lit(10**6)).cast("long").alias("k1"),
+            F.col("record_id").alias("k2"),
+        ),
+    )
+    aggregations += [
+        F.min_by("email_opt_in", consent_key).alias("email_consent"),
+        F.min_by("record_id", consent_key).alias("email_consent_record_id"),
+        F.min_by("updated_at", consent_key).alias("email_consent_at"),
+    ]
     golden = records.groupBy("customer_id").agg(
         *aggregations,
         F.count("*").alias("record_count"),
@@ -196,5 +152,14 @@ def build_golden(records: DataFrame, policy: SurvivorshipPolicy) -> DataFrame:
             ).otherwise(best),
         )["id"],
     )
-    ordered = ["customer_id", *GOLDEN_ATTRIBUTES, "provenance", "golden_source_record_id", "record_count", "source_systems", "last_updated_at"]
+    ordered = [
+        "customer_id",
+        *GOLDEN_ATTRIBUTES,
+        "provenance",
+        "golden_source_record_id",
+        "record_count",
+        "source_systems",
+        "last_updated_at",
+        *CONSENT_COLUMNS,
+    ]
     return golden.select(*ordered)

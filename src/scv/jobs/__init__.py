@@ -20,6 +20,7 @@ JOBS: dict[str, str] = {
     "build_golden": "scv.jobs.golden:run",
     "publish_gold": "scv.jobs.golden:publish",
     "customer_features": "scv.jobs.features:run",
+    "gold_sql_models": "scv.sql_views:run",
     "train_propensity": "scv.jobs.propensity:train",
     "score_propensity": "scv.jobs.propensity:score",
 }
