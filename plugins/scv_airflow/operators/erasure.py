@@ -57,7 +57,10 @@ class EraseSubjectOperator(BaseOperator):
             received = audit._now()
             audit.record(spark, settings, request_reference=request.reference, subject_hash=request.subject_hash(key),
                          event="received", received_at=received, dag_run_id=run_id)
-        report = erase_subject(spark, settings, request, key, run_id)
+        try:
+            report = erase_subject(spark, settings, request, key, run_id)
+        except ErasureRequestInvalid as error:  # e.g. a phone shared by several people: no retry helps
+            raise AirflowFailException(f"request {request.reference}: {error}") from None
         self.log.info(
             "request %s: erased %d record(s) of %d customer(s) from %d table(s); %d landing line(s), %d artefact(s)",
             request.reference, report.records_found, report.customers_found, len(report.tables_touched),

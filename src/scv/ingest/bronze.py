@@ -82,6 +82,7 @@ MANIFEST_SCHEMA = T.StructType(
 # Only lineage columns get min/max statistics: raw columns hold personal data (issue 7).
 BRONZE_PROPERTIES = delta_io.stats_columns_property(["_line_number", "_ingested_at"])
 QUARANTINE_PROPERTIES = delta_io.stats_columns_property(["_logical_date", "line_number"])
+MANIFEST_PROPERTIES = delta_io.stats_columns_property(["logical_date", "status", "ingested_at"])  # partitioned by source
 
 
 class SourceFilesMissing(FileNotFoundError):
@@ -508,6 +509,7 @@ def ingest_source(
         manifest_path(settings),
         f"source_system = {delta_io.sql_literal(contract.name)} AND logical_date = DATE {date_sql}",
         ["source_system"],
+        properties=MANIFEST_PROPERTIES,
         merge_schema=True,  # manifests written before rows_suppressed existed gain the column
     )
     for fr in report.files:

@@ -50,7 +50,7 @@ from scv.contracts import load_contracts
 from scv.privacy import audit, suppression
 from scv.privacy.keyed_hash import keyed_hash
 from scv.privacy.retention import current_version, purge_files
-from scv.privacy.subject import SubjectFingerprint, SubjectMatcher, normalise_email, phone_key
+from scv.privacy.subject import SubjectFingerprint, SubjectMatcher, name_tokens, normalise_email, phone_key
 from scv.privacy.verification import Finding, scan_file, scan_roots
 
 log = logging.getLogger(__name__)
@@ -186,27 +186,89 @@ def _in_list(column: str, values: set[str]) -> str:
     return f"`{column}` IN ({', '.join(delta_io.sql_literal(v) for v in sorted(values))})"
 
 
+class ErasureRequestAmbiguous(ErasureRequestInvalid):
+    """The request's identifiers are on the records of several people and nothing tells which."""
+
+
+def _first_tokens(values) -> set[str]:
+    return {t for v in values for t in name_tokens(v)}
+
+
+def _customers_of(spark, settings, links: list[str], record_ids: set[str]) -> dict[str, str]:
+    """{record id: customer id} for the given records, from the first link table that has them."""
+    found: dict[str, str] = {}
+    for table in links:
+        if not record_ids - set(found):
+            break
+        frame = _load(spark, settings, table).select("record_id", "customer_id")
+        for r in frame.where(F.col("record_id").isin(sorted(record_ids - set(found)))).collect():
+            if r.customer_id:
+                found[r.record_id] = r.customer_id
+    return found
+
+
 def find_subject(
     spark: SparkSession, settings: Settings, request: ErasureRequest, key: bytes
 ) -> Footprint:
-    """Every record and customer id of the subject, and their full fingerprint (see module docs)."""
+    """Every record and customer id of the subject, and their full fingerprint (see module docs).
+
+    An email names the subject on its own; a phone only together with the subject's first name,
+    because households share landlines. The anchor records are those with the request's email and
+    the records of its ``customer_id``; a record with the request's phone belongs to the subject
+    when it carries a first name of an anchor record or is linked to an anchor customer. A request
+    by phone alone (no anchor) takes the phone's records when they are all one person (one
+    customer, or one first name where not linked yet), and raises :class:`ErasureRequestAmbiguous`
+    when they are several people's. Email or phone values that remain on other people's records
+    become the fingerprint's ``shared_hashes`` (see :mod:`scv.privacy.subject`).
+    """
     tables = set(lakehouse_tables(settings))
     seed = request.fingerprint(key)
     footprint = Footprint(fingerprint=seed)
     records = _load(spark, settings, "silver/person_records") if "silver/person_records" in tables else None
+    links = [t for t in ("silver/record_customer", "gold/customer_xref", "staging/customer_xref") if t in tables]
+    anchor: set[str] = set()
+    phone_hits: dict[str, str | None] = {}
     if records is not None and not seed.is_empty():
-        mentions = _mentions_udf(seed, key, frozenset({"email", "phone"}))
-        hits = records.select("record_id", F.concat_ws(ROW_SEPARATOR, "email", "phone").alias("_t")).where(mentions("_t"))
-        footprint.record_ids |= {r.record_id for r in hits.collect()}
+        email_udf = _mentions_udf(seed, key, frozenset({"email"}))
+        phone_udf = _mentions_udf(seed, key, frozenset({"phone"}))
+        hits = records.select(
+            "record_id", "first_name", email_udf(F.coalesce("email", F.lit(""))).alias("by_email"),
+            phone_udf(F.coalesce("phone", F.lit(""))).alias("by_phone"),
+        ).where("by_email OR by_phone").collect()
+        anchor |= {r.record_id for r in hits if r.by_email}
+        phone_hits = {r.record_id: r.first_name for r in hits if r.by_phone and not r.by_email}
     if request.customer_id:
         footprint.customer_ids.add(request.customer_id)
-    links = [t for t in ("silver/record_customer", "gold/customer_xref", "staging/customer_xref") if t in tables]
-    for table in links:  # record -> customer, then every record of those customers
-        frame = _load(spark, settings, table).select("record_id", "customer_id")
-        if footprint.record_ids:
-            footprint.customer_ids |= {
-                r.customer_id for r in frame.where(F.col("record_id").isin(sorted(footprint.record_ids))).collect() if r.customer_id
+    if phone_hits:
+        hit_customers = _customers_of(spark, settings, links, set(phone_hits))
+        if anchor or footprint.customer_ids:
+            anchor_customers = set(_customers_of(spark, settings, links, anchor).values()) | footprint.customer_ids
+            anchor_names = _first_tokens(
+                r.first_name for r in records.where(F.col("record_id").isin(sorted(anchor))).select("first_name").collect()
+            ) if anchor else set()
+            if footprint.customer_ids:
+                for table in links:
+                    linked = _load(spark, settings, table).where(F.col("customer_id").isin(sorted(footprint.customer_ids)))
+                    ids = [r.record_id for r in linked.select("record_id").collect()]
+                    anchor_names |= _first_tokens(
+                        r.first_name for r in records.where(F.col("record_id").isin(ids)).select("first_name").collect()
+                    )
+            anchor |= {
+                rid for rid, first in phone_hits.items()
+                if hit_customers.get(rid) in anchor_customers or (_first_tokens([first]) & anchor_names)
             }
+        else:
+            people = {hit_customers.get(rid) or "name:" + " ".join(sorted(_first_tokens([first])))
+                      for rid, first in phone_hits.items()}
+            if len(people) > 1:
+                raise ErasureRequestAmbiguous(
+                    f"the phone number is on the records of {len(people)} different people (e.g. a shared "
+                    "landline): add the subject's email or customer_id to the request"
+                )
+            anchor |= set(phone_hits)
+    footprint.record_ids |= anchor
+    if footprint.record_ids:  # record -> customer, then every record of those customers
+        footprint.customer_ids |= set(_customers_of(spark, settings, links, footprint.record_ids).values())
     for table in links:
         frame = _load(spark, settings, table).select("record_id", "customer_id")
         if footprint.customer_ids:
@@ -217,13 +279,28 @@ def find_subject(
             "email", "phone", "first_name", "last_name"
         ).collect():
             emails.append(r.email), phones.append(r.phone), firsts.append(r.first_name), lasts.append(r.last_name)
-    for table in ("gold/customer_golden", "staging/customer_golden"):
-        if table in tables and footprint.customer_ids:
-            for r in _load(spark, settings, table).where(F.col("customer_id").isin(sorted(footprint.customer_ids))).select(
-                "email", "phone", "first_name", "last_name"
-            ).collect():
-                emails.append(r.email), phones.append(r.phone), firsts.append(r.first_name), lasts.append(r.last_name)
-    footprint.fingerprint = seed.merged(SubjectFingerprint.from_identifiers(key, emails, phones, firsts, lasts))
+    # Golden and restricted personal tables (their layout changes: read the columns they have).
+    for table in sorted(t for t in tables if t.startswith(("gold/", "staging/"))):
+        if not footprint.customer_ids:
+            break
+        frame = _load(spark, settings, table)
+        wanted = [c for c in ("email", "phone", "first_name", "last_name") if c in frame.columns]
+        if "customer_id" not in frame.columns or not wanted:
+            continue
+        for r in frame.where(F.col("customer_id").isin(sorted(footprint.customer_ids))).select(*wanted).collect():
+            values = r.asDict()
+            emails.append(values.get("email")), phones.append(values.get("phone"))
+            firsts.append(values.get("first_name")), lasts.append(values.get("last_name"))
+    fingerprint = seed.merged(SubjectFingerprint.from_identifiers(key, emails, phones, firsts, lasts))
+    shared: set[str] = set()
+    if records is not None:  # the subject's emails and phones that other people's records hold too
+        identifiers_udf = _mentions_udf(fingerprint, key, frozenset({"email", "phone"}))
+        others = records.where(~F.col("record_id").isin(sorted(footprint.record_ids)) if footprint.record_ids else F.lit(True))
+        for r in others.select("email", "phone").where(
+            identifiers_udf(F.concat_ws(ROW_SEPARATOR, F.coalesce("email", F.lit("")), F.coalesce("phone", F.lit(""))))
+        ).collect():
+            shared |= {keyed_hash(v, key) for v in (normalise_email(r.email), phone_key(r.phone)) if v}
+    footprint.fingerprint = fingerprint.with_shared(shared)
     return footprint
 
 
@@ -459,7 +536,7 @@ def verify_erasure(
 
 
 __all__ = [
-    "ErasureConfig", "ErasureReport", "ErasureRequest", "ErasureRequestInvalid", "ErasureVerificationFailed",
+    "ErasureConfig", "ErasureReport", "ErasureRequest", "ErasureRequestAmbiguous", "ErasureRequestInvalid", "ErasureVerificationFailed",
     "Finding", "Footprint", "VerificationReport", "erase_subject", "find_subject", "lakehouse_tables",
     "load_config", "verify_erasure", "audit",
 ]

@@ -14,6 +14,14 @@ Normalisation (the same at erasure, at verification and at bronze suppression):
   same for every country whose numbers have 9 or more national digits;
 - name: lower-cased words (letters, hyphens, apostrophes); a row matches the name only when a
   first-name and a last-name token are both in it, so one common name alone never matches.
+
+Shared identifiers. Households share a landline (and some a family email), so an email or phone
+of the subject may also be on other people's records. Such an identifier is listed in
+``shared_hashes`` and counts as the subject's only together with one of the subject's first-name
+tokens in the same row (line, action); an identifier nobody else holds counts on its own. The
+same precise rule drives erasure, verification and (as ``identifier|first name`` pairs, see
+:func:`pair_hash`) the suppression list, so a household member is neither deleted, nor reported
+as a leftover, nor dropped when their rows are ingested again.
 """
 
 from __future__ import annotations
@@ -46,6 +54,12 @@ def phone_key(value: str | None) -> str | None:
     return digits[-PHONE_KEY_DIGITS:] if len(digits) >= PHONE_KEY_DIGITS else None
 
 
+def pair_hash(identifier_hash: str, first_name_hash: str, key: bytes) -> str:
+    """Keyed hash of an (identifier, first-name token) pair, built from their keyed hashes, so
+    it can be computed from a :class:`SubjectFingerprint` alone."""
+    return keyed_hash(f"{identifier_hash}|{first_name_hash}", key)
+
+
 def name_tokens(value: str | None) -> set[str]:
     if not value:
         return set()
@@ -72,6 +86,8 @@ class SubjectFingerprint:
     phone_hashes: frozenset[str] = frozenset()
     first_name_hashes: frozenset[str] = frozenset()
     last_name_hashes: frozenset[str] = frozenset()
+    # Email/phone hashes that other people's records hold too: the subject's only with a first name.
+    shared_hashes: frozenset[str] = frozenset()
 
     @classmethod
     def from_identifiers(
@@ -98,7 +114,17 @@ class SubjectFingerprint:
             self.phone_hashes | other.phone_hashes,
             self.first_name_hashes | other.first_name_hashes,
             self.last_name_hashes | other.last_name_hashes,
+            self.shared_hashes | other.shared_hashes,
         )
+
+    def with_shared(self, shared: Iterable[str]) -> "SubjectFingerprint":
+        identifiers = self.email_hashes | self.phone_hashes
+        return SubjectFingerprint(self.email_hashes, self.phone_hashes, self.first_name_hashes,
+                                  self.last_name_hashes, frozenset(shared) & identifiers)
+
+    def pair_hashes(self, identifier_hashes: Iterable[str], key: bytes) -> set[str]:
+        """Keyed hashes of every (identifier, subject first-name token) pair (see :func:`pair_hash`)."""
+        return {pair_hash(i, f, key) for i in identifier_hashes for f in self.first_name_hashes}
 
     def as_dict(self) -> dict[str, list[str]]:
         return {
@@ -106,11 +132,12 @@ class SubjectFingerprint:
             "phone_hashes": sorted(self.phone_hashes),
             "first_name_hashes": sorted(self.first_name_hashes),
             "last_name_hashes": sorted(self.last_name_hashes),
+            "shared_hashes": sorted(self.shared_hashes),
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> "SubjectFingerprint":
-        return cls(*(frozenset(data.get(k, ())) for k in ("email_hashes", "phone_hashes", "first_name_hashes", "last_name_hashes")))
+        return cls(*(frozenset(data.get(k, ())) for k in ("email_hashes", "phone_hashes", "first_name_hashes", "last_name_hashes", "shared_hashes")))
 
     def is_empty(self) -> bool:
         return not (self.email_hashes or self.phone_hashes)
@@ -120,7 +147,8 @@ class SubjectFingerprint:
 class SubjectMatcher:
     """Tells whether a group of texts (one row, one JSON action, one line) mentions the subject.
 
-    Returns the kinds found (``email``, ``phone``, ``name``), never the values.
+    Returns the kinds found (``email``, ``phone``, ``name``), never the values. A shared
+    identifier (see module docs) is found only with a first-name token of the subject in the group.
     """
 
     fingerprint: SubjectFingerprint
@@ -137,20 +165,26 @@ class SubjectMatcher:
 
     def kinds(self, texts: Iterable[str]) -> set[str]:
         found: set[str] = set()
+        shared_found: set[str] = set()
         first = last = False
         fp = self.fingerprint
         for text in texts:
             if not text:
                 continue
             emails, phones, words = text_tokens(text)
-            if fp.email_hashes and any(self._hash(e) in fp.email_hashes for e in emails):
-                found.add("email")
-            if fp.phone_hashes and any(self._hash(p) in fp.phone_hashes for p in phones):
-                found.add("phone")
+            for kind, tokens, wanted in (("email", emails, fp.email_hashes), ("phone", phones, fp.phone_hashes)):
+                if not wanted:
+                    continue
+                for token in tokens:
+                    digest = self._hash(token)
+                    if digest in wanted:
+                        (shared_found if digest in fp.shared_hashes else found).add(kind)
             if fp.first_name_hashes or fp.last_name_hashes:
                 hashed = {self._hash(w) for w in words}
                 first = first or bool(hashed & fp.first_name_hashes)
                 last = last or bool(hashed & fp.last_name_hashes)
+        if first:
+            found |= shared_found
         if first and last:
             found.add("name")
         return found

@@ -22,6 +22,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from scv import delta_io
 from scv.config import Settings
 from scv.quality.outcome import ValidationOutcome
 from scv.quality.suites import VolumeSpec
@@ -49,6 +50,8 @@ VALIDATION_RESULTS_SCHEMA = T.StructType(
         T.StructField("validated_at", T.TimestampType(), False),
     ]
 )
+# Delta statistics only on the columns readers filter on: observed values stay out of the log.
+VALIDATION_RESULTS_PROPERTIES = delta_io.stats_columns_property(["run_id", "table", "suite", "validated_at"])
 
 
 def validation_results_path(settings: Settings) -> str:
@@ -87,7 +90,9 @@ def record_outcome(
         return 0
     frame = spark.createDataFrame(rows, VALIDATION_RESULTS_SCHEMA)
     # No mergeSchema: the table's schema is a contract for whoever plots it.
-    frame.write.format("delta").mode("append").save(validation_results_path(settings))
+    path = validation_results_path(settings)
+    delta_io.ensure_table(spark, path, VALIDATION_RESULTS_SCHEMA, properties=VALIDATION_RESULTS_PROPERTIES)
+    frame.write.format("delta").mode("append").save(path)
     return len(rows)
 
 
