@@ -7,6 +7,8 @@ Each test that writes tables gets its own lakehouse and landing folders under ``
 from __future__ import annotations
 
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -46,6 +48,38 @@ def settings(tmp_path) -> Settings:
         spark_master="local[2]",
         shuffle_partitions=2,
     )
+
+
+@pytest.fixture
+def http_sink(monkeypatch):
+    """Start real HTTP servers on 127.0.0.1 that record every POST, each wired to an Airflow
+    connection: ``received = http_sink("conn_id")`` gives the list of (path, headers, body)."""
+    servers = []
+
+    def start(conn_id: str) -> list[tuple[str, dict, bytes]]:
+        received: list[tuple[str, dict, bytes]] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received.append((self.path, dict(self.headers), body))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", f"http://127.0.0.1:{server.server_port}")
+        return received
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 def pytest_configure(config):

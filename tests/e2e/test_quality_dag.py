@@ -16,8 +16,6 @@ import json
 import re
 import shutil
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -108,26 +106,9 @@ def smtp_inbox(monkeypatch):
 
 
 @pytest.fixture
-def webhook_posts(monkeypatch):
-    """A real HTTP server on 127.0.0.1; yields the list of (path, body) POSTed to it."""
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append((self.path, self.rfile.read(int(self.headers.get("Content-Length", 0)))))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv(f"AIRFLOW_CONN_{WEBHOOK_CONN.upper()}", f"http://127.0.0.1:{server.server_port}")
-    yield received
-    server.shutdown()
-    server.server_close()
+def webhook_posts(http_sink):
+    """(path, headers, body) of every POST to the webhook connection's real local HTTP server."""
+    return http_sink(WEBHOOK_CONN)
 
 
 @pytest.fixture
@@ -220,7 +201,7 @@ def test_null_primary_keys_stop_the_run_at_the_bronze_gate_and_alert_once(
     text = mail_text(envelope)
     assert "CRITICAL" in text and "scv_daily" in text and "bronze.gate_bronze_crm" in text
     assert "bronze/crm" in text and "pk_not_null" in text and "3 unexpected" in text
-    _, body = webhook_posts[0]
+    _, _, body = webhook_posts[0]
     payload = json.loads(body)
     assert payload["scv"]["level"] == "CRITICAL"
     assert (payload["scv"]["dag_id"], payload["scv"]["task_id"], payload["scv"]["table"]) == (
@@ -259,7 +240,7 @@ def test_warning_only_failure_lets_the_run_finish_and_alerts_once(spark, dq_env,
     text = mail_text(smtp_inbox[0])
     assert "WARNING" in text and "bronze.gate_bronze_crm" in text and "donotemail_flag" in text
     assert "Promotion stopped" not in text
-    payload = json.loads(webhook_posts[0][1])
+    payload = json.loads(webhook_posts[0][2])
     assert payload["scv"]["level"] == "WARNING" and payload["scv"]["task_id"] == "bronze.gate_bronze_crm"
     assert [f["expectation"] for f in payload["scv"]["failures"]] == ["donotemail_flag"]
-    assert_no_raw_emails(batch_emails, smtp_inbox[0].original_content, webhook_posts[0][1])
+    assert_no_raw_emails(batch_emails, smtp_inbox[0].original_content, webhook_posts[0][2])

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -22,26 +20,9 @@ QUARANTINE_CUTOFF = dt.date(2026, 8, 24)  # 90 days
 
 
 @pytest.fixture
-def webhook_posts(monkeypatch):
-    """A real HTTP server on 127.0.0.1; yields the list of (path, body) POSTed to it."""
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append((self.path, self.rfile.read(int(self.headers.get("Content-Length", 0)))))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv(f"AIRFLOW_CONN_{WEBHOOK_CONN.upper()}", f"http://127.0.0.1:{server.server_port}")
-    yield received
-    server.shutdown()
-    server.server_close()
+def webhook_posts(http_sink):
+    """(path, headers, body) of every POST to the webhook connection's real local HTTP server."""
+    return http_sink(WEBHOOK_CONN)
 
 
 @pytest.fixture
@@ -146,6 +127,6 @@ def test_an_erasure_request_open_too_long_fails_the_check_and_alerts_once(spark,
     run = _check_only(_dag()).test(logical_date=LOGICAL_DATE + dt.timedelta(hours=1))
     assert {ti.task_id: str(ti.state) for ti in run.get_task_instances()} == {"check_open_erasure_requests": "failed"}
     assert len(webhook_posts) == 1, webhook_posts
-    body = json.loads(webhook_posts[0][1])
+    body = json.loads(webhook_posts[0][2])
     text = json.dumps(body)
     assert "check_open_erasure_requests" in text and "DSR-LATE-7" in text and "DSR-FRESH-1" not in text

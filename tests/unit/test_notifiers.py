@@ -9,8 +9,6 @@ from __future__ import annotations
 import email
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
@@ -67,28 +65,9 @@ def smtp_inbox(monkeypatch):
 
 
 @pytest.fixture
-def webhook_requests(monkeypatch):
-    """A real HTTP server on 127.0.0.1; yields the list of (path, headers, body) received."""
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            received.append((self.path, dict(self.headers), body))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv(f"AIRFLOW_CONN_{WEBHOOK_CONN.upper()}", f"http://127.0.0.1:{server.server_port}")
-    yield received
-    server.shutdown()
-    server.server_close()
+def webhook_requests(http_sink):
+    """(path, headers, body) of every POST to the webhook connection's real local HTTP server."""
+    return http_sink(WEBHOOK_CONN)
 
 
 def _summary(success: bool) -> dict:

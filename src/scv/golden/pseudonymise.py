@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 
 from scv.golden.policy import PERSONAL_ATTRIBUTES
 from scv.privacy.keyed_hash import keyed_hash_column
-from scv.privacy.subject import PHONE_KEY_DIGITS
+from scv.privacy.suppression import email_key_column, phone_key_column
 
 # A syntactically valid address (silver already nulls placeholders and malformed values).
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
@@ -67,17 +67,6 @@ ANALYTICS_STATS_COLUMNS = ("customer_id", "record_count", "last_updated_at")
 PII_STATS_COLUMNS = ("customer_id",)
 
 
-def normalised_email(column: Column) -> Column:
-    text = F.lower(F.trim(column))
-    return F.when(text != "", text)
-
-
-def phone_key(column: Column) -> Column:
-    """The last 9 digits (as :func:`scv.privacy.subject.phone_key`), null with fewer."""
-    digits = F.regexp_replace(column, r"\D", "")
-    return F.when(F.length(digits) >= PHONE_KEY_DIGITS, F.substring(digits, -PHONE_KEY_DIGITS, PHONE_KEY_DIGITS))
-
-
 def address_key(line1: Column, postcode: Column, country: Column) -> Column:
     parts = [F.lower(F.trim(line1)), F.upper(F.regexp_replace(postcode, r"\s", "")), F.upper(F.trim(country))]
     return F.when(line1.isNotNull() & postcode.isNotNull(), F.concat_ws("|", *parts))
@@ -90,8 +79,8 @@ def split_personal(golden: DataFrame, key: bytes, suppression: DataFrame | None 
     Both frames have one row per ``customer_id``; see the module docs for the columns.
     """
     hashed = (
-        golden.withColumn("email_hmac", keyed_hash_column(normalised_email(F.col("email")), key))
-        .withColumn("phone_hmac", keyed_hash_column(phone_key(F.col("phone")), key))
+        golden.withColumn("email_hmac", keyed_hash_column(email_key_column(F.col("email")), key))
+        .withColumn("phone_hmac", keyed_hash_column(phone_key_column(F.col("phone")), key))
         .withColumn("address_hmac", keyed_hash_column(address_key(F.col("address_line1"), F.col("postcode"), F.col("country")), key))
     )
     if suppression is not None:
