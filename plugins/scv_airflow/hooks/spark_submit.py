@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
 
 
@@ -77,8 +78,8 @@ class SparkSubmitJobHook:
     :param conn_id: Airflow connection of the Spark master (``spark_default``).
     :param conf: extra ``--conf`` values (executor memory, ``spark.pyspark.python``...).
 
-    Built inside ``execute``; ``cancel`` kills the spark-submit process (and with it the
-    client-mode driver and its application on the cluster).
+    Built inside ``execute``; ``cancel`` kills the spark-submit process and the processes it
+    started (the client-mode Python driver), which ends the application on the cluster.
     """
 
     def __init__(self, conn_id: str = "spark_default", conf: dict[str, str] | None = None) -> None:
@@ -120,6 +121,45 @@ class SparkSubmitJobHook:
         hook.submit(application=application)
         return last_json_object(hook.output_tail) or {}
 
-    def cancel(self) -> None:
-        if self._submit_hook is not None:
-            self._submit_hook.on_kill()
+    def cancel(self, grace_seconds: float = 10.0) -> None:
+        """Stop the submitted application (the operator's ``on_kill``).
+
+        The provider's ``on_kill`` kills the spark-submit process (and, where it applies, the
+        driver on the cluster, the YARN application or the driver pod). spark-submit ``exec``s
+        into the SparkSubmit JVM, and for a Python application that JVM starts the driver as a
+        child process, which outlives a killed JVM: a client-mode driver would go on running the
+        job (and writing tables) after the task was killed. So the processes below spark-submit
+        are collected first and, once the provider has killed spark-submit, terminated too
+        (``SIGTERM``, then ``SIGKILL`` after ``grace_seconds``).
+        """
+        hook = self._submit_hook
+        if hook is None:
+            return
+        descendants = _descendants(getattr(hook, "_submit_sp", None))
+        hook.on_kill()
+        _terminate(descendants, grace_seconds)
+
+
+def _descendants(process) -> list:
+    """The live processes under ``process`` (a ``subprocess.Popen``), as ``psutil`` handles
+    (which refuse to signal a pid the system has since given to another process)."""
+    if process is None or process.poll() is not None:
+        return []
+    try:
+        return psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _terminate(processes: list, grace_seconds: float) -> None:
+    for process in processes:
+        try:
+            process.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(processes, timeout=grace_seconds)
+    for process in alive:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
