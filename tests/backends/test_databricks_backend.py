@@ -5,6 +5,8 @@ runs/cancel) and recording every request."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +24,13 @@ TASK_RUN_ID = 4243
 CLUSTER = {"spark_version": "17.3.x-scala2.13", "node_type_id": "m6i.large", "num_workers": 1, "policy_id": "ABC123"}
 WHEEL = "/Volumes/main/scv/artifacts/scv-0.1.0-py3-none-any.whl"
 JOBS_DIR = "/Workspace/Shared/scv/spark_jobs"
+
+
+def similarity_jar() -> str:
+    """Where the README recipe uploads Splink's similarity UDF jar (same file name)."""
+    from splink.backends.spark import similarity_jar_location
+
+    return f"/Volumes/main/scv/artifacts/{os.path.basename(similarity_jar_location())}"
 
 
 class FakeJobsApi:
@@ -111,6 +120,7 @@ def jobs_api(request, monkeypatch):
     monkeypatch.setenv("SCV_DATABRICKS_CONN_ID", "scv_databricks_test")
     monkeypatch.setenv("SCV_DATABRICKS_CLUSTER", json.dumps(CLUSTER))
     monkeypatch.setenv("SCV_DATABRICKS_WHEEL", WHEEL)
+    monkeypatch.setenv("SCV_DATABRICKS_JARS", json.dumps([similarity_jar()]))
     monkeypatch.setenv("SCV_DATABRICKS_JOBS_DIR", JOBS_DIR)
     monkeypatch.setenv("SCV_DATABRICKS_POLL_SECONDS", "0.05")
     monkeypatch.setenv("SCV_DATABRICKS_ENV", json.dumps({"SCV_INCLUDE_DIR": "/Workspace/Shared/scv/include"}))
@@ -153,7 +163,7 @@ def test_submits_the_entry_point_on_a_job_cluster_and_polls_to_success(jobs_api)
         "python_file": f"{JOBS_DIR}/bronze_ingest.py",
         "parameters": ["--logical-date", "2026-11-22", "--run-id", "scheduled__2026-11-22", "--arg", "source=crm"],
     }
-    assert task["libraries"] == [{"whl": WHEEL}]
+    assert task["libraries"] == [{"whl": WHEEL}, {"jar": similarity_jar()}]
     assert {k: task["new_cluster"][k] for k in CLUSTER} == CLUSTER
     assert task["new_cluster"]["spark_env_vars"] == {
         "SCV_LAKEHOUSE_ROOT": "s3a://scv-lakehouse/prod",
@@ -172,6 +182,49 @@ def test_submits_the_entry_point_on_a_job_cluster_and_polls_to_success(jobs_api)
     op_retry.execute(context(try_number=2))
     tokens = [r["body"]["idempotency_token"] for r in jobs_api.requests if r["path"].endswith("/submit")]
     assert tokens[0] == tokens[1] != tokens[2]
+
+
+def test_linkage_runs_with_splinks_similarity_jar_as_a_library(jobs_api, monkeypatch):
+    extra = "s3://scv-artifacts/jars/extra-udfs.jar"
+    monkeypatch.setenv("SCV_DATABRICKS_JARS", f" {similarity_jar()} , {extra}")  # comma list
+    op = ScvSparkJobOperator(
+        task_id="link_records", job="link_records", job_kwargs={"logical_date": "2026-11-22"}
+    )
+    summary = op.execute(context())
+
+    assert summary["compute_backend"] == "databricks"
+    (submit,) = [r for r in jobs_api.requests if r["path"].endswith("/runs/submit")]
+    (task,) = submit["body"]["tasks"]
+    assert task["spark_python_task"]["python_file"] == f"{JOBS_DIR}/link_records.py"
+    assert task["libraries"] == [{"whl": WHEEL}, {"jar": similarity_jar()}, {"jar": extra}]
+
+    # Without a wheel the jars still go; without SCV_DATABRICKS_JARS no jar library is added.
+    monkeypatch.delenv("SCV_DATABRICKS_WHEEL")
+    operator().execute(context())
+    monkeypatch.setenv("SCV_DATABRICKS_WHEEL", WHEEL)
+    monkeypatch.delenv("SCV_DATABRICKS_JARS")
+    operator().execute(context())
+    later = [r["body"]["tasks"][0].get("libraries") for r in jobs_api.requests if r["path"].endswith("/runs/submit")][1:]
+    assert later == [[{"jar": similarity_jar()}, {"jar": extra}], [{"whl": WHEEL}]]
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ('["/Volumes/main/scv/artifacts/a.jar"', "SCV_DATABRICKS_JARS is not valid JSON"),
+        ('{"jar": "/Volumes/main/scv/artifacts/a.jar"}', "must be a JSON list of strings"),
+        ('["/Volumes/main/scv/artifacts/a.jar", 3]', "must be a JSON list of strings"),
+        ("/Volumes/main/scv/artifacts/a.jar,,/Volumes/b.jar", "has an empty entry"),
+        ("/Volumes/main/scv/artifacts/scv-0.1.0-py3-none-any.whl", "is not a .jar"),
+        ("/home/me/.venv/lib/scala-udf-similarity-0.2.1_spark4.x.jar", "not a path a Databricks cluster can install"),
+        ("dbfs:/Volumes/main/scv/artifacts/a.jar", "give the volume path as '/Volumes/main/scv/artifacts/a.jar'"),
+    ],
+)
+def test_a_malformed_jar_setting_is_a_clear_error_before_anything_is_submitted(value, message):
+    from scv_airflow.operators.compute_backends import ComputeBackendConfig
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ComputeBackendConfig.from_env({"SCV_COMPUTE_BACKEND": "databricks", "SCV_DATABRICKS_JARS": value})
 
 
 @pytest.mark.parametrize("jobs_api", ["failure"], indirect=True)

@@ -43,15 +43,18 @@ def databricks_payload(
     env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A Jobs API ``runs/submit`` request: one ``spark_python_task`` running the job's thin entry
-    point, with the project wheel as a library, on a job cluster (or an existing cluster)."""
+    point, with the project wheel and the configured jars (Splink's similarity UDFs) as
+    libraries, on a job cluster (or an existing cluster)."""
     if not config.databricks_jobs_dir:
         raise ValueError("SCV_DATABRICKS_JOBS_DIR (where spark_jobs/*.py are uploaded) is not set")
     task: dict[str, Any] = {
         "task_key": job,
         "spark_python_task": {"python_file": f"{config.databricks_jobs_dir.rstrip('/')}/{job}.py", "parameters": args},
     }
-    if config.databricks_wheel:
-        task["libraries"] = [{"whl": config.databricks_wheel}]
+    libraries = [{"whl": config.databricks_wheel}] if config.databricks_wheel else []
+    libraries += [{"jar": jar} for jar in config.databricks_jars]
+    if libraries:
+        task["libraries"] = libraries
     if config.databricks_cluster_id:
         task["existing_cluster_id"] = config.databricks_cluster_id
     elif config.databricks_cluster:
