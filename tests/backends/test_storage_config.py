@@ -1,4 +1,5 @@
-"""How settings for object-store roots map to Hadoop configuration, jars and globs (no Spark)."""
+"""How settings for object-store roots map to Hadoop configuration, jars and globs (no Spark),
+and which settings the Airflow operators resolve."""
 
 from __future__ import annotations
 
@@ -120,3 +121,51 @@ def test_the_real_jar_cache_has_connectors_matching_pysparks_hadoop():
 )
 def test_hadoop_glob_matching_for_s3_keys(pattern, key, matches):
     assert bool(storage.glob_to_regex(pattern).match(key)) is matches
+
+
+def test_quality_gate_reads_s3_with_the_airflow_aws_connection(monkeypatch):
+    """The gate builds its session from the settings ScvSparkJobOperator's local backend uses:
+    credentials, endpoint and region of the connection named by SCV_AWS_CONN_ID (no Spark: the
+    session builder records the settings it is given and stops the task there)."""
+    import json
+
+    import scv.spark
+    from scv_airflow.operators.quality import DataQualityGateOperator
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    connection = {
+        "conn_type": "aws",
+        "login": "AKIA-from-connection",
+        "password": "secret-from-connection",
+        "extra": {"endpoint_url": "http://minio.internal:9000", "region_name": "eu-west-2"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_SCV_AWS_GATE", json.dumps(connection))
+    monkeypatch.setenv("SCV_AWS_CONN_ID", "scv_aws_gate")
+    monkeypatch.setenv("SCV_LANDING_ROOT", "s3a://scv-landing/prod")
+    monkeypatch.setenv("SCV_LAKEHOUSE_ROOT", "s3a://scv-lakehouse/prod")
+
+    class SessionRequested(Exception):
+        pass
+
+    seen = []
+
+    def record(settings, app_name="scv", **conf):
+        seen.append((settings, app_name))
+        raise SessionRequested
+
+    monkeypatch.setattr(scv.spark, "build_spark_session", record)
+    gate = DataQualityGateOperator(task_id="gate_crm", table_path="bronze/crm", suite="bronze_crm")
+    with pytest.raises(SessionRequested):
+        gate.execute({})
+
+    ((settings, app_name),) = seen
+    assert app_name == "scv-quality-gate_crm"
+    assert settings.table_path("bronze", "crm") == "s3a://scv-lakehouse/prod/bronze/crm"
+    conf = storage.hadoop_conf(settings)
+    assert conf["fs.s3a.access.key"] == "AKIA-from-connection"
+    assert conf["fs.s3a.secret.key"] == "secret-from-connection"
+    assert conf["fs.s3a.endpoint"] == "http://minio.internal:9000"
+    assert conf["fs.s3a.endpoint.region"] == "eu-west-2"
+    assert conf["fs.s3a.path.style.access"] == "true"
+    assert "secret-from-connection" not in repr(settings)

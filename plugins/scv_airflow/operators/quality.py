@@ -88,6 +88,10 @@ class DataQualityGateOperator(BaseOperator):
         "Data Docs" link; default a ``file://`` URI. (templated)
     :param record_results: append every expectation's result to ``ops/validation_results``.
 
+    Settings and the Spark session come from ``LocalSparkHook``, as for the jobs run in-task:
+    a lakehouse on S3 is read with the credentials of the Airflow AWS connection
+    ``SCV_AWS_CONN_ID`` when one is set, else the standard AWS variables.
+
     Pushes ``dq_summary`` (small, masked) and ``data_docs_url`` to XCom, also when failing, and
     returns the summary. Raises :class:`DataQualityGateFailed` on critical failures.
     """
@@ -123,12 +127,14 @@ class DataQualityGateOperator(BaseOperator):
         self._spark = None
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from scv.config import Settings
         from scv.quality.gate import RunInfo, run_gate
-        from scv.spark import build_spark_session
+        from scv_airflow.hooks.compute import LocalSparkHook
 
-        settings = Settings.from_env()
-        spark = build_spark_session(settings, app_name=f"scv-quality-{self.task_id}")
+        # The same settings and session as the jobs' local backend: S3 credentials from the
+        # Airflow AWS connection SCV_AWS_CONN_ID when one is configured.
+        hook = LocalSparkHook(app_name=f"scv-quality-{self.task_id}")
+        settings = hook.get_settings()
+        spark = hook.get_session(settings)
         ti = context["ti"]
         # A job group lets on_kill cancel exactly this task's Spark jobs.
         self._spark = spark
