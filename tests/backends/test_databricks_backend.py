@@ -37,16 +37,19 @@ class FakeJobsApi:
     """In-memory Jobs API: a run goes PENDING -> RUNNING -> the scenario's end state."""
 
     def __init__(self, scenario: str):
-        self.scenario = scenario  # "success" | "failure" | "hang"
+        self.scenario = scenario  # "success" | "failure" | "hang" | "slow-submit" (hangs too)
         self.requests: list[dict] = []
         self.polls = 0
         self.cancelled = False
         self.submitted = threading.Event()
+        self.answer_submit = threading.Event()  # "slow-submit" answers runs/submit once set
+        if scenario != "slow-submit":
+            self.answer_submit.set()
 
     def state(self) -> dict:
         if self.cancelled:
             return {"life_cycle_state": "TERMINATED", "result_state": "CANCELED", "state_message": "cancelled by user"}
-        if self.scenario == "hang" or self.polls < 2:
+        if self.scenario in ("hang", "slow-submit") or self.polls < 2:
             return {"life_cycle_state": "PENDING" if self.polls == 0 else "RUNNING", "state_message": ""}
         if self.scenario == "success":
             return {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS", "state_message": ""}
@@ -56,6 +59,7 @@ class FakeJobsApi:
         self.requests.append({"method": method, "path": path, "query": query, "body": body})
         if (method, path) == ("POST", "/api/2.2/jobs/runs/submit"):
             self.submitted.set()
+            assert self.answer_submit.wait(30)
             return 200, {"run_id": RUN_ID}
         if (method, path) == ("GET", "/api/2.2/jobs/runs/get"):
             assert int(query["run_id"]) == RUN_ID
@@ -258,6 +262,32 @@ def test_on_kill_cancels_the_remote_run(jobs_api):
     while op.databricks_run_id is None and time.monotonic() < deadline:
         time.sleep(0.05)
     op.on_kill()
+    worker.join(30)
+    assert not worker.is_alive()
+
+    cancels = [r for r in jobs_api.requests if r["path"].endswith("/runs/cancel")]
+    assert [c["body"] for c in cancels] == [{"run_id": RUN_ID}]
+    assert isinstance(outcome.get("error"), DatabricksRunFailed)
+    assert "CANCELED" in str(outcome["error"])
+
+
+@pytest.mark.parametrize("jobs_api", ["slow-submit"], indirect=True)
+def test_on_kill_during_submit_cancels_the_run_once_its_id_is_known(jobs_api):
+    op = operator()
+    outcome: dict = {}
+
+    def run():
+        try:
+            op.execute(context())
+        except Exception as error:
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    assert jobs_api.submitted.wait(30)  # runs/submit received, not answered yet
+    assert op.databricks_run_id is None
+    op.on_kill()  # no run id to cancel yet: must neither fail nor be forgotten
+    jobs_api.answer_submit.set()
     worker.join(30)
     assert not worker.is_alive()
 

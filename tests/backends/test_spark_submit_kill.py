@@ -18,6 +18,7 @@ import threading
 import time
 
 import psutil
+import pytest
 from airflow.sdk.exceptions import AirflowException
 
 from scv_airflow.operators.spark_job import ScvSparkJobOperator
@@ -90,8 +91,8 @@ def test_on_kill_ends_the_spark_submit_jvm_and_its_python_driver(tmp_path, monke
         # spark-submit exec's into the JVM: the process Airflow started *is* the driver's parent.
         assert submit.pid == jvm
         assert psutil.Process(driver).ppid() == jvm and "java" in psutil.Process(jvm).name()
-        pids = [jvm, driver] + [c.pid for c in psutil.Process(jvm).children(recursive=True)]
-        assert not any(gone(pid) for pid in pids)
+        assert not gone(jvm) and not gone(driver)
+        pids = [jvm, driver] + [c.pid for c in psutil.Process(jvm).children(recursive=True) if c.pid != driver]
 
         started = time.monotonic()
         op.on_kill()
@@ -112,3 +113,17 @@ def test_on_kill_ends_the_spark_submit_jvm_and_its_python_driver(tmp_path, monke
                 pass
         if worker.is_alive() and getattr(op, "_hook", None) is not None:
             op.on_kill()
+
+
+def test_a_kill_before_spark_submit_starts_stops_the_submit(monkeypatch):
+    """on_kill while the operator is still packaging scv: nothing to kill yet, so the submit
+    that follows must not start (it would run unsupervised once the task is gone)."""
+    from scv_airflow.hooks.spark_submit import SparkSubmitJobHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_SCV_SPARK_LOCAL", json.dumps({"conn_type": "spark", "host": "local[1]"}))
+    hook = SparkSubmitJobHook(conn_id="scv_spark_local")
+    assert hook.master_url() == "local[1]"
+    hook.cancel()
+    with pytest.raises(AirflowException, match="cancelled before it started"):
+        hook.submit("/nonexistent/sleeper.py", [], name="scv-sleeper", py_files=[], jars=[])
+    assert hook._submit_hook._submit_sp is None

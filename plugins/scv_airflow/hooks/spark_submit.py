@@ -20,6 +20,7 @@ from typing import Any
 
 import psutil
 from airflow.providers.apache.spark.hooks.spark_submit import SparkSubmitHook
+from airflow.sdk.exceptions import AirflowException
 
 
 def package_archive(dest_dir: str | os.PathLike) -> str:
@@ -86,6 +87,7 @@ class SparkSubmitJobHook:
         self.conn_id = conn_id
         self.conf = dict(conf or {})
         self._submit_hook: _OutputKeepingSparkSubmitHook | None = None
+        self._cancelled = False
 
     def master_url(self) -> str:
         return self._hook()._connection["master"]
@@ -118,6 +120,8 @@ class SparkSubmitJobHook:
             # The entry point builds its session from SCV_* settings: it must keep this master.
             env_vars={**(env_vars or {}), "SCV_SPARK_MASTER": master},
         )
+        if self._cancelled:  # killed while the package was being built: start nothing
+            raise AirflowException(f"spark-submit of {application} cancelled before it started")
         hook.submit(application=application)
         return last_json_object(hook.output_tail) or {}
 
@@ -132,6 +136,7 @@ class SparkSubmitJobHook:
         are collected first and, once the provider has killed spark-submit, terminated too
         (``SIGTERM``, then ``SIGKILL`` after ``grace_seconds``).
         """
+        self._cancelled = True
         hook = self._submit_hook
         if hook is None:
             return

@@ -111,6 +111,7 @@ class ScvSparkJobOperator(BaseOperator):
         self.compute_backend = compute_backend
         self._hook = None
         self.databricks_run_id: int | None = None
+        self._killed = False
 
     def _make_hook(self):
         from scv_airflow.hooks.compute import LocalSparkHook
@@ -141,6 +142,8 @@ class ScvSparkJobOperator(BaseOperator):
         settings = settings_with_connection_credentials(Settings.from_env())
         jobs_dir = config.spark_jobs_dir or str(PROJECT_ROOT / "spark_jobs")
         self._hook = SparkSubmitJobHook(conn_id=config.spark_conn_id, conf=config.spark_conf)
+        if self._killed:  # on_kill came before there was a hook: the submit must not start
+            self._hook.cancel()
         with tempfile.TemporaryDirectory(prefix="scv-submit-") as staging:
             package = config.spark_package or package_archive(staging)
             summary = self._hook.submit(
@@ -185,15 +188,24 @@ class ScvSparkJobOperator(BaseOperator):
         )
         self._hook = DatabricksJobRunHook(config.databricks_conn_id, poll_seconds=config.databricks_poll_seconds)
         self.databricks_run_id = self._hook.submit(payload)
+        if self._killed:  # on_kill came while runs/submit was in flight: its run id is known now
+            self._hook.cancel(self.databricks_run_id)
         summary = self._hook.wait(self.databricks_run_id)
         return {**summary, "compute_backend": "databricks", "databricks_run_id": self.databricks_run_id}
 
     def on_kill(self) -> None:
-        if self._hook is None:
+        from scv_airflow.hooks.databricks_jobs import DatabricksJobRunHook
+
+        self._killed = True
+        hook = self._hook
+        if hook is None:
             return
-        if self.databricks_run_id is not None:
-            self._hook.cancel(self.databricks_run_id)
-        elif hasattr(self._hook, "run_job"):
-            self._hook.cancel(self.job)
+        if isinstance(hook, DatabricksJobRunHook):
+            if self.databricks_run_id is None:
+                self.log.warning("killed while the Databricks run is being submitted: it is cancelled once submitted")
+                return
+            hook.cancel(self.databricks_run_id)
+        elif hasattr(hook, "run_job"):
+            hook.cancel(self.job)
         else:
-            self._hook.cancel()
+            hook.cancel()
