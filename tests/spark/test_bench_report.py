@@ -143,3 +143,43 @@ def test_write_all_merges_sizes_and_writes_json_chart_readme(tmp_path):
     readme = (tmp_path / "README.md").read_text()
     assert "## 100,000 people" in readme and "something honest" in readme and "| target |" in readme
     assert set(paths) == {"json", "chart", "readme"}
+
+
+def stopped(people, *, stage="predict", error="ComparisonBudgetExceeded: Blocking rules would generate 79,096,102 comparisons"):
+    done = {s: 10.0 for s in STAGES[: STAGES.index(stage) + 1]}
+    return {
+        "people": people,
+        "person_records": people * 5 // 2,
+        "started_at": "2026-11-22T19:34:53+00:00",
+        "machine": {"cpu_count": 2, "memory_gb": 23.4},
+        "full": {
+            "seconds": done,
+            "total_seconds": sum(done.values()),
+            "peak_memory_mb": {s: {"driver_rss_mb": 4096.0} for s in done} | {"overall": {"driver_rss_mb": 6144.0}},
+            "failed_stage": stage,
+            "error": error,
+        },
+    }
+
+
+def test_a_run_stopped_by_an_error_is_reported_as_missed_with_its_stage_and_reason(tmp_path):
+    rows = report.evaluate_targets([result(100_000), stopped(1_000_000)])
+    one_million = rows[2]
+    assert one_million["met"] is False
+    assert one_million["measured"].startswith("stopped in predict after")
+    assert "6.0 GB" in one_million["measured"] and "79,096,102 comparisons" in one_million["measured"]
+    table = report.size_table(stopped(1_000_000))
+    assert "run stopped" in table and "| predict |" in table and "| cluster |" not in table
+    # The stopped size is kept in the JSON and README but left out of the chart's curves.
+    report.write_all([result(100_000), stopped(1_000_000)], tmp_path)
+    assert "1,000,000 people (2,500,000 person records): run stopped" in (tmp_path / "README.md").read_text()
+
+
+def test_the_timer_names_the_stage_an_exception_left():
+    timer = StageTimer(clock=iter(range(100)).__next__)
+    with pytest.raises(RuntimeError):
+        with timer.stage("cluster"):
+            with timer.stage("predict"):
+                raise RuntimeError("over budget")
+    assert timer.failed_stage == "predict"
+    assert set(timer.seconds) == {"cluster", "predict"}

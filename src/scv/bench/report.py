@@ -52,6 +52,21 @@ def fmt_number(value: float | int | None, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def failed(result: dict[str, Any]) -> bool:
+    """Did the size's full run stop before the end (``error`` recorded by the runner)?"""
+    return "error" in result["full"]
+
+
+def stopped_text(result: dict[str, Any]) -> str:
+    full = result["full"]
+    peak = full["peak_memory_mb"].get("overall", {}).get("driver_rss_mb")
+    return (
+        f"stopped in {full.get('failed_stage') or 'an unknown stage'} after {fmt_seconds(full['total_seconds'])}"
+        + (f" (driver RSS peak {peak / 1024:.1f} GB)" if peak else "")
+        + f": {full['error'][:200]}"
+    )
+
+
 def comparisons_summary(result: dict[str, Any]) -> dict[str, Any]:
     """Headline figures of one size: linkage time ours vs each baseline, speed-ups, F1."""
     ours = linkage_seconds(result["full"]["seconds"])
@@ -78,7 +93,10 @@ def evaluate_targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
 
     r = by_people.get(TARGET_LINKAGE_PEOPLE)
-    if r is None or "splink_spark" not in (r.get("baselines") or {}) or "error" in r["baselines"]["splink_spark"]:
+    if r is not None and failed(r):
+        rows.append({"target": "linkage >= 2x faster than plain Splink-on-Spark at 100k, F1 >= baseline",
+                     "measured": stopped_text(r), "met": False})
+    elif r is None or "splink_spark" not in (r.get("baselines") or {}) or "error" in r["baselines"]["splink_spark"]:
         rows.append({"target": "linkage >= 2x faster than plain Splink-on-Spark at 100k, F1 >= baseline",
                      "measured": "not run", "met": None})
     else:
@@ -93,16 +111,17 @@ def evaluate_targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     r = by_people.get(TARGET_DAG_PEOPLE)
     rows.append({
         "target": "whole daily DAG for 100k people < 15 min",
-        "measured": "not run" if r is None else fmt_seconds(r["full"]["total_seconds"]),
-        "met": None if r is None else r["full"]["total_seconds"] < TARGET_DAG_SECONDS,
+        "measured": "not run" if r is None else stopped_text(r) if failed(r) else fmt_seconds(r["full"]["total_seconds"]),
+        "met": None if r is None else not failed(r) and r["full"]["total_seconds"] < TARGET_DAG_SECONDS,
     })
 
     r = by_people.get(TARGET_DRIVER_PEOPLE)
     peak = None if r is None else r["full"]["peak_memory_mb"].get("overall", {}).get("driver_rss_mb")
     rows.append({
         "target": "1M people completes, driver < 12 GB",
-        "measured": "not run" if r is None else f"driver RSS peak {peak / 1024:.1f} GB" if peak else "no sample",
-        "met": None if r is None or peak is None else peak < TARGET_DRIVER_MB,
+        "measured": "not run" if r is None else stopped_text(r) if failed(r)
+        else f"driver RSS peak {peak / 1024:.1f} GB" if peak else "no sample",
+        "met": None if r is None else False if failed(r) else None if peak is None else peak < TARGET_DRIVER_MB,
     })
 
     for r in results:
@@ -123,6 +142,16 @@ def _met(value: bool | None) -> str:
 def size_table(result: dict[str, Any]) -> str:
     """The per-size table: wall time and driver memory per stage, full and incremental runs."""
     full, incremental = result["full"], result.get("incremental")
+    if failed(result):
+        lines = [f"## {result['people']:,} people ({result['person_records']:,} person records): run stopped", "",
+                 f"The full run {stopped_text(result)}", "",
+                 "| stage (completed or stopped) | wall time | driver RSS peak | JVM heap peak |", "| --- | ---: | ---: | ---: |"]
+        for stage in STAGES:
+            if stage in full["seconds"]:
+                peak = full["peak_memory_mb"].get(stage, {})
+                lines.append(f"| {stage} | {fmt_seconds(full['seconds'][stage])} | "
+                             f"{fmt_number(peak.get('driver_rss_mb'), 0)} MB | {fmt_number(peak.get('jvm_heap_used_mb'), 0)} MB |")
+        return "\n".join(lines)
     lines = [
         f"## {result['people']:,} people ({result['person_records']:,} person records, "
         f"{result['full']['comparisons']['total']:,} comparisons scored"
@@ -210,6 +239,7 @@ def write_chart(results: list[dict[str, Any]], path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    results = [r for r in results if not failed(r)]  # a stopped run has no comparable total
     people = [r["people"] for r in results]
     figure, (stages_ax, linkage_ax) = plt.subplots(1, 2, figsize=(13, 5))
     for stage in STAGES:

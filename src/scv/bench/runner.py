@@ -129,7 +129,15 @@ def export_baseline_input(spark: SparkSession, settings: Settings, path: str) ->
 def _timed_run(spark, settings, sampler, logical_date: str, *, train: bool, run_id: str) -> dict[str, Any]:
     timer = StageTimer(sampler)
     token = sampler.watch()
-    summaries = run_daily(spark, settings, logical_date, timer, run_id=run_id, train=train)
+    try:
+        summaries = run_daily(spark, settings, logical_date, timer, run_id=run_id, train=train)
+    except Exception as error:  # e.g. the comparison budget: record how far the run got, and why it stopped
+        log.exception("bench run %s stopped", run_id)
+        result = timer.as_dict()
+        result["peak_memory_mb"]["overall"] = sampler.release(token)
+        result["failed_stage"] = timer.failed_stage
+        result["error"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:600]
+        return result
     overall = sampler.release(token)
     result = timer.as_dict()
     result["peak_memory_mb"]["overall"] = overall
@@ -178,6 +186,9 @@ def bench_size(
 
     log.info("bench %s people: full daily run", people)
     full = _timed_run(spark, settings, sampler, run_date.isoformat(), train=True, run_id=f"bench_full_{people}")
+    if "error" in full:  # nothing to score or compare: the size is reported as stopped, with the reason
+        result["full"] = full
+        return result
     full["comparisons"] = comparisons_scored(spark, settings)
     full["accuracy"] = scv_accuracy(spark, settings)
     result["full"] = full

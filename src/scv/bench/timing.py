@@ -39,6 +39,7 @@ class StageTimer:
         self.peaks: dict[str, dict[str, float]] = {}
         self.details: dict[str, float] = {}
         self._stack: list[list[float]] = []  # per open stage: [nested seconds]
+        self.failed_stage: str | None = None  # the innermost stage an exception left
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -47,6 +48,9 @@ class StageTimer:
         self._stack.append([0.0])
         try:
             yield
+        except BaseException:
+            self.failed_stage = self.failed_stage or name
+            raise
         finally:
             elapsed = self.clock() - started
             nested = self._stack.pop()[0]
