@@ -7,6 +7,13 @@ date), rewrites files that still hold deleted rows (`REORG TABLE ... APPLY (PURG
 deletion vectors are on) and VACUUMs with the policy's retention. Each purge is recorded in
 `privacy/retention_audit`. Reruns are idempotent.
 
+**purge_inactive_customers** (kind `inactive_customers`): customers whose latest record update
+and event are older than the keep period lose all their rows in every layer (bronze by lineage,
+silver/staging/gold by record and customer ids, incl. the `_pii` tables and the
+cross-reference), so the next `scv_daily` cannot rebuild them. They are not suppressed (they
+may come back) and landing files are left to the landing zone's own lifecycle rule. It runs
+after the per-table purges.
+
 **check_open_erasure_requests** fails (and alerts) when a right-to-be-forgotten request
 (`scv_erasure`) has stayed open longer than `open_request_alert_days` in
 `include/privacy/erasure.yml` (GDPR: one month).
@@ -51,15 +58,26 @@ with DAG(
     params={"dry_run": Param(False, type="boolean", description="Report what would be deleted; change nothing")},
 ) as dag:
     # The policy file is small YAML, validated without Spark: cheap enough for parse time.
+    table_purges, customer_purges = [], []
     for policy in load_policies(policies_path(Settings.from_env())):
-        RetentionPurgeOperator(
+        task = RetentionPurgeOperator(
             task_id=f"purge_{policy.name}",
             policy=policy.name,
             dry_run="{{ params.dry_run }}",
-            doc_md=f"Delete rows of `{policy.table}` whose `{policy.column}` is older than {policy.keep}"
-            + (f" (where `{policy.where}`)" if policy.where else "")
+            doc_md=(
+                f"Delete every row, in every lakehouse table, of the customers whose latest activity "
+                f"({', '.join(f'`{a}`' for a in policy.activity)}) is older than {policy.keep}"
+                if policy.kind == "inactive_customers"
+                else f"Delete rows of `{policy.table}` whose `{policy.column}` is older than {policy.keep}"
+                + (f" (where `{policy.where}`)" if policy.where else "")
+            )
             + f"; purge and VACUUM (retain {policy.vacuum_retain_hours} h).",
         )
+        (customer_purges if policy.kind == "inactive_customers" else table_purges).append(task)
+    # A customer purge DELETEs from many tables (some also purged per table): run it after the
+    # table purges, not concurrently with them (concurrent DELETEs on one Delta table conflict).
+    for task in customer_purges:
+        table_purges >> task
 
     OpenErasureRequestsCheckOperator(
         task_id="check_open_erasure_requests",

@@ -1,6 +1,8 @@
 """scv_retention end to end (dag.test(), real Spark and Delta, the project's own policy file):
-a dry run deletes nothing, a real run leaves no row older than its cutoff; and the open erasure
-request check fails and alerts exactly once, to a real local HTTP server, only for late requests.
+a dry run deletes nothing, a real run leaves no row older than its cutoff, the inactive-customers
+purge runs after the table purges (here, a lakehouse without customers, it finds none); and the
+open erasure request check fails and alerts exactly once, to a real local HTTP server, only for
+late requests.
 """
 
 from __future__ import annotations
@@ -81,6 +83,9 @@ def test_dry_run_deletes_nothing_and_a_real_run_leaves_no_row_past_its_cutoff(sp
     assert all(0 < n for n in old.values())
     before = _counts(spark, settings)
     dag = _dag()
+    # The customer purge deletes from tables the table purges also delete from: it runs after them.
+    table_purges = {t.task_id for t in dag.tasks if t.task_id.startswith("purge_")} - {"purge_inactive_customers"}
+    assert dag.get_task("purge_inactive_customers").upstream_task_ids == table_purges and table_purges
 
     dry = dag.test(logical_date=LOGICAL_DATE, run_conf={"dry_run": True})
     states = {ti.task_id: str(ti.state) for ti in dry.get_task_instances()}
@@ -91,7 +96,9 @@ def test_dry_run_deletes_nothing_and_a_real_run_leaves_no_row_past_its_cutoff(sp
     assert {p: (r.rows_matched, r.rows_deleted, r.dry_run) for p, r in dry_rows.items() if p in old} == {
         p: (n, 0, True) for p, n in old.items()
     }
-    assert dry_rows["inactive_customers"].table_exists is False  # no golden table in this lakehouse
+    customers = dry_rows["inactive_customers"]  # the customer-level policy: no silver records here
+    assert (customers.kind, customers.table_exists, customers.customers_matched, customers.rows_matched) == (
+        "inactive_customers", False, 0, 0)
 
     real = dag.test(logical_date=LOGICAL_DATE + dt.timedelta(hours=1), run_conf={"dry_run": False})
     states = {ti.task_id: str(ti.state) for ti in real.get_task_instances()}

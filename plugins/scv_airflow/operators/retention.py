@@ -13,7 +13,9 @@ def _as_bool(value: Any) -> bool:
 
 
 class RetentionPurgeOperator(BaseOperator):
-    """Delete the rows of ``policy``'s table older than its keep period, then purge and VACUUM.
+    """Delete the rows of ``policy``'s table older than its keep period, then purge and VACUUM;
+    for an ``inactive_customers`` policy, every row of the customers inactive for longer than it,
+    in every lakehouse table (:func:`scv.privacy.retention.purge_inactive_customers`).
 
     :param policy: name of the policy in the retention file.
     :param logical_date: the date the keep period is measured back from. (templated)
@@ -22,7 +24,7 @@ class RetentionPurgeOperator(BaseOperator):
 
     Idempotent (a rerun for the same date deletes nothing more). ``__init__`` only stores
     arguments: the policy file is read and Spark started in ``execute``. Returns the purge report
-    (counts, cutoff, table versions), which is pushed to XCom and recorded in
+    (counts, cutoff, table versions, rows per table), which is pushed to XCom and recorded in
     ``privacy/retention_audit``; it holds no row values.
     """
 
@@ -67,9 +69,17 @@ class RetentionPurgeOperator(BaseOperator):
             dry_run=_as_bool(self.dry_run),
         )
         verb = "would delete" if report.dry_run else "deleted"
-        self.log.info(
-            "retention %s on %s: %s %d row(s) older than %s (matched %d)%s",
-            report.policy, report.table, verb, report.rows_matched if report.dry_run else report.rows_deleted,
-            report.cutoff, report.rows_matched, "" if report.table_exists else "; table does not exist yet",
-        )
+        missing = "" if report.table_exists else "; table does not exist yet"
+        if report.customers_matched is not None:  # an inactive_customers policy: counts only, no ids
+            self.log.info(
+                "retention %s: %d customer(s) inactive since before %s, %d record(s); %s %d row(s): %s%s",
+                report.policy, report.customers_matched, report.cutoff, report.records_matched, verb,
+                report.rows_matched if report.dry_run else report.rows_deleted, report.rows_by_table, missing,
+            )
+        else:
+            self.log.info(
+                "retention %s on %s: %s %d row(s) older than %s (matched %d)%s",
+                report.policy, report.table, verb, report.rows_matched if report.dry_run else report.rows_deleted,
+                report.cutoff, report.rows_matched, missing,
+            )
         return report.as_dict()

@@ -34,6 +34,7 @@ import logging
 import os
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,8 @@ ERASURE_FILE = ("privacy", "erasure.yml")
 PROTECTED_LAYERS = ("privacy",)  # the audit and suppression tables hold only keyed hashes
 RECORD_KEY_COLUMNS = ("record_id", "record_id_l", "record_id_r", "person_record_id")
 CUSTOMER_KEY_COLUMNS = ("customer_id", "other_customer_id")
+# Tables linking record ids to customer ids, most current first.
+LINK_TABLES = ("silver/record_customer", "gold/customer_xref", "staging/customer_xref")
 REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 ROW_SEPARATOR = "\u0001"
 
@@ -225,7 +228,7 @@ def find_subject(
     seed = request.fingerprint(key)
     footprint = Footprint(fingerprint=seed)
     records = _load(spark, settings, "silver/person_records") if "silver/person_records" in tables else None
-    links = [t for t in ("silver/record_customer", "gold/customer_xref", "staging/customer_xref") if t in tables]
+    links = [t for t in LINK_TABLES if t in tables]
     anchor: set[str] = set()
     phone_hits: dict[str, str | None] = {}
     if records is not None and not seed.is_empty():
@@ -307,28 +310,46 @@ def find_subject(
 def _bronze_lineage(
     spark: SparkSession, settings: Settings, footprint: Footprint, key: bytes
 ) -> dict[str, dict[str, set[int]]]:
-    """{bronze table: {source file: line numbers}} of the subject's raw rows."""
+    """{bronze table: {source file: line numbers}} of the subject's raw rows: by key, or by content."""
+    mentions = _mentions_udf(footprint.fingerprint, key, frozenset({"email", "phone"}))
+    return bronze_lineage(spark, settings, footprint.record_ids, content=lambda bronze: mentions(_row_text(bronze)))
+
+
+def bronze_lineage(
+    spark: SparkSession,
+    settings: Settings,
+    record_ids: set[str],
+    content: Callable[[DataFrame], Column] | None = None,
+) -> dict[str, dict[str, set[int]]]:
+    """{bronze table: {source file: line numbers}} of the raw rows behind ``record_ids``.
+
+    Record ids are ``"<source>:<primary key>"``: a person source's rows are found by its
+    contract's primary key (every delivered version), an event source's rows by its person
+    reference. ``content`` optionally adds a predicate on each bronze frame (rows matching it
+    are found too). Only ids go into the predicates.
+    """
     contracts = load_contracts(settings.sources_dir).contracts
     tables = set(lakehouse_tables(settings))
-    mentions = _mentions_udf(footprint.fingerprint, key, frozenset({"email", "phone"}))
     found: dict[str, dict[str, set[int]]] = {}
     for name, contract in contracts.items():
         table = f"bronze/{name}"
         if table not in tables:
             continue
         bronze = _load(spark, settings, table)
-        source_keys = {r.split(":", 1)[1] for r in footprint.record_ids if r.startswith(f"{name}:")}
-        conditions = [mentions(_row_text(bronze))]
+        source_keys = {r.split(":", 1)[1] for r in record_ids if r.startswith(f"{name}:")}
+        conditions = [content(bronze)] if content is not None else []
         try:
             if contract.kind == "person" and source_keys:
                 conditions.append(F.expr(f"cast(({contract.primary_key}) as string)").isin(sorted(source_keys)))
             if contract.kind == "event" and contract.person_ref is not None:
                 ref_source = contract.person_ref.source
-                ref_keys = {r.split(":", 1)[1] for r in footprint.record_ids if r.startswith(f"{ref_source}:")}
+                ref_keys = {r.split(":", 1)[1] for r in record_ids if r.startswith(f"{ref_source}:")}
                 if ref_keys:
                     conditions.append(F.expr(f"cast(({contract.person_ref.key}) as string)").isin(sorted(ref_keys)))
         except Exception as error:  # a column of the contract missing from an old bronze table
             log.warning("bronze/%s: key expression not applicable (%s); matching by content only", name, type(error).__name__)
+        if not conditions:
+            continue
         condition = conditions[0]
         for c in conditions[1:]:
             condition = condition | c
@@ -350,19 +371,60 @@ def _quarantine_lineage(spark, settings, footprint, key) -> dict[str, set[int]]:
     return dict(found)
 
 
-def _lineage_predicate(file_column: str, line_column: str, lineage: dict[str, set[int]]) -> str:
+def lineage_predicate(file_column: str, line_column: str, lineage: dict[str, set[int]]) -> str:
+    """A predicate naming rows by lineage (file path and line numbers): no row value in it."""
     return " OR ".join(
         f"(`{file_column}` = {delta_io.sql_literal(path)} AND `{line_column}` IN ({', '.join(str(n) for n in sorted(lines))}))"
         for path, lines in sorted(lineage.items())
     )
 
 
-def _delete(spark: SparkSession, settings: Settings, table: str, predicate: str) -> int:
+def delete_rows(spark: SparkSession, settings: Settings, table: str, predicate: str, dry_run: bool = False) -> int:
+    """DELETE the rows of ``table`` (``layer/name``) matching ``predicate``; returns how many
+    matched. A dry run only counts them."""
     path = settings.table_path(*table.split("/", 1))
     matched = spark.read.format("delta").load(path).where(predicate).count()
-    if matched:
+    if matched and not dry_run:
         DeltaTable.forPath(spark, path).delete(predicate)
     return matched
+
+
+def keyed_predicate(columns: set[str] | list[str], record_ids: set[str], customer_ids: set[str]) -> str | None:
+    """``record_id IN (...) OR customer_id IN (...) ...`` over the key columns a table has
+    (:data:`RECORD_KEY_COLUMNS`, :data:`CUSTOMER_KEY_COLUMNS`); None when it has none of them."""
+    by_key = {**{c: record_ids for c in RECORD_KEY_COLUMNS}, **{c: customer_ids for c in CUSTOMER_KEY_COLUMNS}}
+    clauses = [_in_list(c, values) for c, values in by_key.items() if c in columns and values]
+    return " OR ".join(clauses) if clauses else None
+
+
+def delete_by_lineage(
+    spark: SparkSession, settings: Settings, lineage: dict[str, dict[str, set[int]]], dry_run: bool = False
+) -> dict[str, int]:
+    """One DELETE per bronze table of the rows in ``lineage`` (:func:`bronze_lineage`); rows per table."""
+    return {
+        table: delete_rows(spark, settings, table, lineage_predicate("_source_file", "_line_number", by_file), dry_run)
+        for table, by_file in lineage.items()
+    }
+
+
+def delete_by_keys(
+    spark: SparkSession,
+    settings: Settings,
+    tables: list[str],
+    record_ids: set[str],
+    customer_ids: set[str],
+    dry_run: bool = False,
+) -> dict[str, int]:
+    """One DELETE per table (bronze and quarantine excepted: they are deleted by lineage) of the
+    rows naming one of the record or customer ids in a key column; rows per table touched."""
+    deleted: dict[str, int] = {}
+    for table in tables:
+        if table.startswith(("bronze/", "quarantine/")):
+            continue
+        predicate = keyed_predicate(set(_load(spark, settings, table).columns), record_ids, customer_ids)
+        if predicate:
+            deleted[table] = delete_rows(spark, settings, table, predicate, dry_run)
+    return deleted
 
 
 def _local_path(uri: str) -> str:
@@ -438,29 +500,23 @@ def erase_subject(
     tables = [t for t in lakehouse_tables(settings) if t.split("/", 1)[0] not in PROTECTED_LAYERS]
     versions_before = {t: current_version(spark, settings.table_path(*t.split("/", 1))) for t in tables}
     rows_deleted: dict[str, int] = {}
-    bronze_lineage = _bronze_lineage(spark, settings, footprint, key)
+    raw_lineage = _bronze_lineage(spark, settings, footprint, key)
     quarantine_lineage = _quarantine_lineage(spark, settings, footprint, key)
     landing_lines: dict[str, set[int]] = defaultdict(set)
-    for table, lineage in bronze_lineage.items():
-        rows_deleted[table] = _delete(spark, settings, table, _lineage_predicate("_source_file", "_line_number", lineage))
+    rows_deleted.update(delete_by_lineage(spark, settings, raw_lineage))
+    for lineage in raw_lineage.values():
         for path, numbers in lineage.items():
             landing_lines[path] |= numbers
     if quarantine_lineage:
-        rows_deleted["quarantine/rows"] = _delete(
-            spark, settings, "quarantine/rows", _lineage_predicate("source_file", "line_number", quarantine_lineage)
+        rows_deleted["quarantine/rows"] = delete_rows(
+            spark, settings, "quarantine/rows", lineage_predicate("source_file", "line_number", quarantine_lineage)
         )
         for path, numbers in quarantine_lineage.items():
             landing_lines[path] |= numbers
 
-    by_key = {**{c: footprint.record_ids for c in RECORD_KEY_COLUMNS}, **{c: footprint.customer_ids for c in CUSTOMER_KEY_COLUMNS}}
     mentions = _mentions_udf(footprint.fingerprint, key, frozenset({"email", "phone"}))
-    for table in tables:
-        if table.startswith(("bronze/", "quarantine/")):
-            continue
-        columns = set(_load(spark, settings, table).columns)
-        clauses = [_in_list(c, values) for c, values in by_key.items() if c in columns and values]
-        if clauses:
-            rows_deleted[table] = rows_deleted.get(table, 0) + _delete(spark, settings, table, " OR ".join(clauses))
+    for table, n in delete_by_keys(spark, settings, tables, footprint.record_ids, footprint.customer_ids).items():
+        rows_deleted[table] = rows_deleted.get(table, 0) + n
     for table in tables:  # last pass: anything still mentioning the email or phone, keyed or not
         frame = _load(spark, settings, table)
         residual = frame.where(mentions(_row_text(frame))).count()
@@ -537,6 +593,7 @@ def verify_erasure(
 
 __all__ = [
     "ErasureConfig", "ErasureReport", "ErasureRequest", "ErasureRequestAmbiguous", "ErasureRequestInvalid", "ErasureVerificationFailed",
-    "Finding", "Footprint", "VerificationReport", "erase_subject", "find_subject", "lakehouse_tables",
-    "load_config", "verify_erasure", "audit",
+    "Finding", "Footprint", "LINK_TABLES", "VerificationReport", "bronze_lineage", "delete_by_keys", "delete_by_lineage", "delete_rows",
+    "erase_subject", "find_subject", "keyed_predicate", "lakehouse_tables", "lineage_predicate", "load_config",
+    "verify_erasure", "audit",
 ]
