@@ -24,7 +24,8 @@ Steps (:func:`erase_subject`, then :func:`verify_erasure`):
    retention, so no data file holds the rows and time travel to before the erasure fails.
 
 Must not run concurrently with writers of the same tables (zero-retention VACUUM would remove
-their uncommitted files): the erasure DAG and ``scv_daily`` share a pool of one slot.
+their uncommitted files). Nothing enforces this yet (no shared pool or lock): the README tells
+operators not to trigger ``scv_erasure`` while ``scv_daily`` runs.
 """
 
 from __future__ import annotations
