@@ -60,6 +60,7 @@ def test_scv_daily_end_to_end(spark, lakehouse_env, landing):
     from scv.cli import run_summary, truth_frame
     from scv.config import Settings
 
+    events_before = last_asset_event_id()
     dag_run = load_dag("scv_daily").test(logical_date=LOGICAL_DATE)
     states = task_states(dag_run)
     assert str(dag_run.state) == "success", states
@@ -99,10 +100,21 @@ def test_scv_daily_end_to_end(spark, lakehouse_env, landing):
     assert delta(spark, lakehouse_env, "gold", "fact_purchase").count() > 0
 
     # The features Asset event says which snapshot it is: scv_propensity_scoring scores that date.
-    assert features_event_extras() == [{"as_of_date": RUN_DATE.isoformat()}]
+    # Other tests in the session run scv_daily for the same date on the same Airflow database,
+    # so only the events this run emitted count.
+    assert features_event_extras(after_id=events_before) == [{"as_of_date": RUN_DATE.isoformat()}]
 
 
-def features_event_extras() -> list[dict]:
+def last_asset_event_id() -> int:
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import func, select
+
+    with create_session() as session:
+        return session.scalar(select(func.coalesce(func.max(AssetEvent.id), 0)))
+
+
+def features_event_extras(after_id: int) -> list[dict]:
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -113,7 +125,7 @@ def features_event_extras() -> list[dict]:
             for e in session.scalars(
                 select(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id)
                 .where(AssetModel.uri == "scv://lakehouse/gold/customer_features", AssetEvent.source_dag_id == "scv_daily")
-                .where(AssetEvent.source_run_id.like("%2026-11-22%"))
+                .where(AssetEvent.id > after_id)
             )
         ]
 
