@@ -8,6 +8,7 @@ module (training dominates the run time) and shared by the tests.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import random
@@ -30,6 +31,7 @@ from scv.linkage import (
     predict_pairs,
     train_model,
 )
+from scv.linkage.blocking import comparison_upper_bound, equi_join_keys
 
 NICKNAMES = {
     "william": ["bill", "will", "billy"],
@@ -362,6 +364,36 @@ def test_budget_check_stops_a_skewed_block_before_building_pairs(spark, data):
     assert raised.value.total is None  # stopped at the block, nothing counted
 
 
+def test_upper_bound_counts_every_rule_as_if_alone(spark, data, counts):
+    silver, _ = data
+    records = silver.where("is_linkable and not is_company")
+    rows = [r.asDict() for r in records.collect()]
+    rules = TEST_CONFIG.prediction_blocking_rules
+    expected = 0
+    for rule in rules:
+        columns = equi_join_keys(rule)
+        expected += sum(
+            1
+            for i, a in enumerate(rows)
+            for b in rows[i + 1:]
+            if all(a[c] is not None and a[c] == b[c] for c in columns)
+        )
+    bound = comparison_upper_bound(records, rules)
+    assert bound == expected
+    assert bound >= sum(counts.values())
+    assert equi_join_keys("l.first_name = r.last_name") is None
+    assert equi_join_keys("l.postcode = r.postcode AND l.dob = r.dob") == ("postcode", "dob")
+    assert comparison_upper_bound(records, ("levenshtein(l.email, r.email) < 2",)) is None
+
+
+def test_prediction_still_fails_over_budget_when_the_bound_exceeds_it(spark, data, model, counts):
+    silver, _ = data
+    tight = dataclasses.replace(TEST_CONFIG, comparison_budget=sum(counts.values()) - 1)
+    with pytest.raises(ComparisonBudgetExceeded) as raised:
+        predict_pairs(spark, silver, model.model_path, tight)
+    assert raised.value.total == sum(counts.values())
+
+
 def test_blocking_field_coverage_warns_about_a_missing_field_and_a_dominant_value(spark, data):
     from scv.linkage.blocking import blocking_field_coverage
 
@@ -415,6 +447,42 @@ def test_true_duplicates_link_and_clear_non_matches_do_not(pairs):
     ids = {r[0] for r in pairs.select("record_id_l").union(pairs.select("record_id_r")).collect()}
     assert not ids & excluded
     assert pairs.where("record_id_l >= record_id_r").count() == 0
+
+
+@pytest.mark.parametrize(
+    ("email_l", "email_r", "level"),
+    [
+        ("james.smith71@gmail.com", "james.smith71@gmail.com", "Exact match on email"),
+        # A digit makes the user name worth counting at another provider.
+        ("james.smith71@gmail.com", "james.smith71@sky.com", "Same user name with a digit"),
+        ("sunnyfox84@aol.com", "sunnyfox84@gmail.com", "Same user name with a digit"),
+        # Without one, namesakes share it: no weight either way.
+        ("andrewjohnson@gmail.com", "andrewjohnson@outlook.com", "Same user name, no digit"),
+        ("cjones@live.co.uk", "cjones@gmail.com", "Same user name, no digit"),
+        ("oliver.fw@gmail.com", "olly.fw@gmail.com", "All other comparisons"),
+    ],
+)
+def test_the_same_user_name_counts_only_with_a_digit(spark, email_l, email_r, level):
+    from scv.linkage.comparisons import email_comparison
+
+    levels = email_comparison().get_comparison("spark").as_dict()["comparison_levels"]
+    row = spark.createDataFrame([(email_l, email_r)], "email_l string, email_r string")
+    matched = next(
+        lv for lv in levels
+        if lv["sql_condition"] == "ELSE"
+        or row.select(F.expr(lv["sql_condition"]).alias("x")).first()["x"]
+    )
+    assert matched["label_for_charts"] == level
+    assert matched.get("is_null_level", False) is (level == "Same user name, no digit")
+
+
+def test_training_estimates_every_email_level(model):
+    # A level reading another column (a name) would make EM leave email untrained, silently.
+    settings = json.loads(model.model_path.read_text())
+    (email,) = [c for c in settings["comparisons"] if c["output_column_name"] == "email"]
+    for level in email["comparison_levels"]:
+        if not level.get("is_null_level"):
+            assert level.get("m_probability") is not None, level["label_for_charts"]
 
 
 def test_pairs_carry_the_weights_that_explain_them(pairs):

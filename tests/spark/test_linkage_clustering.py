@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scv.linkage import cluster_records, hard_negative_merges, pairwise_metrics
+from scv.linkage import LinkageConfig, cluster_records, hard_negative_merges, pairwise_metrics
 
 RECORDS = ["a", "b", "c", "d", "e", "f", "g"]
 # a-b-c linked through b (a-c scored but below the threshold); d-e scored below it; f-g never
@@ -32,7 +32,7 @@ def pairs(spark):
     )
 
 
-@pytest.mark.parametrize("method", ["label_propagation", "splink"])
+@pytest.mark.parametrize("method", ["auto", "driver", "label_propagation", "splink"])
 def test_every_record_once_with_zingg_style_min_and_max(spark, silver, pairs, method):
     clusters = cluster_records(spark, silver, pairs, 0.9, method=method)
 
@@ -51,7 +51,36 @@ def test_every_record_once_with_zingg_style_min_and_max(spark, silver, pairs, me
         assert rows[singleton]["max_match_probability"] is None
 
 
-def test_long_chains_converge_to_the_smallest_id(spark):
+@pytest.mark.parametrize("max_links", [0, 1, 100])
+def test_auto_clusters_on_the_driver_up_to_a_limit_then_in_spark(spark, caplog, max_links):
+    # Two components whose smallest ids are not at the ends of their links.
+    edges = [("m", "z", 0.99), ("b", "m", 0.95), ("q", "x", 0.97), ("c", "x", 0.93)]
+    silver = spark.createDataFrame([(r,) for r in "bcmqxzy"], "record_id string")
+    pairs = spark.createDataFrame(
+        edges, "record_id_l string, record_id_r string, match_probability double"
+    )
+    config = LinkageConfig(driver_clustering_max_links=max_links)
+
+    with caplog.at_level("INFO", logger="scv.linkage.clustering"):
+        clusters = cluster_records(spark, silver, pairs, 0.9, config=config)
+
+    assert {r["record_id"]: r["cluster_id"] for r in clusters.collect()} == {
+        "b": "b", "m": "b", "z": "b", "c": "c", "q": "c", "x": "c", "y": "y",
+    }
+    on_driver = "union-find on the driver" in caplog.text
+    assert on_driver == (max_links >= len(edges))
+
+
+def test_no_links_on_the_driver_gives_singletons(spark, silver):
+    pairs = spark.createDataFrame(
+        [("a", "b", 0.2)], "record_id_l string, record_id_r string, match_probability double"
+    )
+    clusters = cluster_records(spark, silver, pairs, 0.9, method="driver")
+    assert {r["record_id"]: r["cluster_id"] for r in clusters.collect()} == {r: r for r in RECORDS}
+
+
+@pytest.mark.parametrize("method", ["driver", "label_propagation"])
+def test_long_chains_converge_to_the_smallest_id(spark, method):
     # A path of 40 records whose ids alternate ends, so labels must travel the whole chain.
     ids = [f"r{i:03d}" for i in range(40)]
     path = ids[::2] + ids[1::2][::-1]
@@ -61,7 +90,7 @@ def test_long_chains_converge_to_the_smallest_id(spark):
         "record_id_l string, record_id_r string, match_probability double",
     )
 
-    clusters = cluster_records(spark, silver, pairs, 0.9)
+    clusters = cluster_records(spark, silver, pairs, 0.9, method=method)
 
     assert {r["cluster_id"] for r in clusters.collect()} == {"r000"}
 

@@ -217,6 +217,9 @@ def run(
         previous_assignment.select("record_id", "customer_id", "customer_first_seen") if previous_assignment is not None else None,
         date,
     )
+    # Both are read by several writes and the summary: computed once, not per action.
+    assignment = assignment.localCheckpoint()
+    history = history.localCheckpoint()
     sizes = assignment.groupBy("customer_id").agg(F.count("*").alias("cluster_size"))
     record_customer = (
         assignment.join(sizes, "customer_id")

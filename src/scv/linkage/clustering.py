@@ -37,7 +37,7 @@ from scv.linkage.settings import UNIQUE_ID
 
 logger = logging.getLogger(__name__)
 
-ClusteringMethod = Literal["label_propagation", "splink"]
+ClusteringMethod = Literal["auto", "driver", "label_propagation", "splink"]
 
 # Rounds grow with log2 of a cluster's diameter; 30 would take a chain of about a billion
 # records, so hitting it means something is wrong and the run should stop and say so.
@@ -50,7 +50,7 @@ def cluster_records(
     pairs_df: DataFrame,
     threshold: float,
     *,
-    method: ClusteringMethod = "label_propagation",
+    method: ClusteringMethod = "auto",
     config: LinkageConfig | None = None,
     labels: DataFrame | None = None,
 ) -> DataFrame:
@@ -61,7 +61,12 @@ def cluster_records(
     row per distinct ``record_id`` of ``silver_df``. ``pairs_df`` needs ``record_id_l``,
     ``record_id_r`` and ``match_probability`` and must score records of ``silver_df``: a pair
     naming another record could still join two clusters through it. ``method`` picks the
-    implementation (both give the same clusters; see the report in ``docs`` for timings).
+    implementation; all give the same clusters. ``"driver"`` collects the links (two ids each,
+    as Arrow) and runs union-find in the driver: a handful of Spark jobs instead of a dozen
+    rounds of joins (at 100,000 generated people, 232k links: about 2 s instead of 25 s).
+    ``"label_propagation"`` stays distributed for graphs too large for the driver, and
+    ``"auto"`` (default) uses ``"driver"`` up to ``config.driver_clustering_max_links`` links and
+    label propagation above.
     ``labels`` are steward decisions (see the module docstring). The result is computed and
     its lineage cut before returning.
     """
@@ -90,6 +95,15 @@ def cluster_records(
             nodes.withColumnRenamed(UNIQUE_ID, "record_id_l"), "record_id_l", "left_semi"
         ).join(nodes.withColumnRenamed(UNIQUE_ID, "record_id_r"), "record_id_r", "left_semi")
         links, splits = _apply_labels(links, present, splits)
+    if method in ("auto", "driver"):
+        limit = config.driver_clustering_max_links if method == "auto" else None
+        components = _driver_components(spark, links, limit)
+        if components is not None:
+            components = _enforce_splits(spark, components, links, splits)
+            result, n = materialise(_with_probabilities(nodes, components, pairs))
+            logger.info("clustered %s records at p >= %s (union-find on the driver)", n, threshold)
+            return result
+        method = "label_propagation"
     if method == "label_propagation":
         with scratch_directory(spark, config) as directory:
             components = _label_propagation(links, directory)
@@ -219,6 +233,47 @@ def _constrained_components(
         groups[a] |= groups.pop(b)
         apart[a] |= apart.pop(b)
     return {node: min(groups[find(node)]) for node in members}
+
+
+def _driver_components(
+    spark: SparkSession, edges: DataFrame, max_links: int | None
+) -> DataFrame | None:
+    """``node, label`` for every node with an edge (label = smallest node of its component),
+    by union-find over the edges collected to the driver; ``None`` when there are more than
+    ``max_links`` edges (only ``max_links + 1`` are ever collected)."""
+    ends = edges.select("record_id_l", "record_id_r")
+    if max_links is not None:
+        ends = ends.limit(max_links + 1)
+    table = ends.toArrow()
+    if max_links is not None and table.num_rows > max_links:
+        logger.info("more than %s links: clustering by label propagation in Spark", max_links)
+        return None
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        root = parent.setdefault(node, node)
+        while root != parent[root]:
+            root = parent[root]
+        while parent[node] != root:  # path compression
+            parent[node], node = root, parent[node]
+        return root
+
+    for left, right in zip(
+        table.column("record_id_l").to_pylist(), table.column("record_id_r").to_pylist()
+    ):
+        a, b = find(left), find(right)
+        if a != b:
+            # The smaller id becomes the root, so that a root is its component's smallest id.
+            if b < a:
+                a, b = b, a
+            parent[b] = a
+    nodes = list(parent)
+    labels = [find(node) for node in nodes]
+    import pyarrow as pa
+
+    return spark.createDataFrame(
+        pa.table({"node": pa.array(nodes, pa.string()), "label": pa.array(labels, pa.string())})
+    )
 
 
 def _label_propagation(edges: DataFrame, directory: str) -> DataFrame:

@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 from splink import Linker
 
 from scv.linkage._backend import SplinkSession, materialise
-from scv.linkage.blocking import enforce_comparison_budget
+from scv.linkage.blocking import comparison_upper_bound, enforce_comparison_budget
 from scv.linkage.config import LinkageConfig
 from scv.linkage.settings import (
     FLAG_COLUMNS,
@@ -57,7 +57,8 @@ def predict_pairs(
     """Score every blocked pair of linkable silver records (within and across sources).
 
     Before scoring, the comparison budget is checked (see :mod:`scv.linkage.blocking`) unless
-    ``check_budget`` is false. Raises :class:`ModelColumnMismatch` if the data lacks a column
+    ``check_budget`` is false: first an upper bound from block sizes (one Spark job); only when
+    that exceeds the budget the exact check, which fails naming the rule or block. Raises :class:`ModelColumnMismatch` if the data lacks a column
     the model reads, and :class:`ComparisonBudgetExceeded` if blocking is over budget.
     """
     model_path, settings = _prediction_settings(model_json_path, config)
@@ -68,9 +69,13 @@ def predict_pairs(
         records = linkable_records(silver_df, columns)
         registered = session.register(records, "predict")
         if check_budget:
-            enforce_comparison_budget(
-                registered, records.count(), config.prediction_blocking_rules, config
-            )
+            rules = config.prediction_blocking_rules
+            bound = comparison_upper_bound(records, rules)
+            if bound is None or bound > config.comparison_budget:
+                enforce_comparison_budget(registered, records.count(), rules, config)
+            else:
+                logger.info("comparisons at most %s, within the budget of %s", f"{bound:,}",
+                            f"{config.comparison_budget:,}")
         linker = Linker(registered, settings, log_level=None)
         predictions = linker.inference.predict(
             threshold_match_probability=config.pair_threshold
