@@ -160,8 +160,9 @@ def _count(
 
 
 def equi_join_keys(rule: str) -> tuple[str, ...] | None:
-    """The columns of a rule made only of ``l.c = r.c`` conditions joined by AND (the same
-    column on both sides), or ``None`` for any other rule."""
+    """The columns of the ``l.c = r.c`` conditions (the same column on both sides) of a rule
+    made of conditions joined by AND, or ``None`` when it has none. Its other conditions only
+    remove pairs, so blocks on these columns bound the rule's comparisons from above."""
     try:
         tree = sqlglot.parse_one(rule, read="spark")
     except sqlglot.errors.ParseError:
@@ -170,20 +171,21 @@ def equi_join_keys(rule: str) -> tuple[str, ...] | None:
     keys = []
     for condition in conditions:
         if not isinstance(condition, exp.EQ):
-            return None
+            continue
         left, right = condition.this, condition.expression
         if not (isinstance(left, exp.Column) and isinstance(right, exp.Column)):
-            return None
+            continue
         if {left.table, right.table} != {"l", "r"} or left.name != right.name:
-            return None
+            continue
         keys.append(left.name)
-    return tuple(keys)
+    return tuple(keys) or None
 
 
 def comparison_upper_bound(records: DataFrame, rules: tuple[str, ...]) -> int | None:
     """An upper bound of the comparisons ``rules`` generate over ``records`` (deduplication):
-    every rule's pairs counted as if no earlier rule had found them, from block sizes only, in
-    one Spark job. ``None`` when a rule is not a plain equi-join (see :func:`equi_join_keys`).
+    every rule's pairs counted as if no earlier rule had found them and without its conditions
+    other than equalities, from block sizes only, in one Spark job. ``None`` when a rule has no
+    ``l.c = r.c`` condition (see :func:`equi_join_keys`).
 
     It is what lets a prediction skip the exact, marginal count (a dozen Spark jobs) when even
     the bound is within budget; blocks are on equal values, nulls never match, as in Splink.
