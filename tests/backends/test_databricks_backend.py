@@ -244,36 +244,9 @@ def test_a_failed_run_fails_the_task_with_the_runs_error(jobs_api):
     assert [r["query"]["run_id"] for r in output_calls] == [str(TASK_RUN_ID)]
 
 
-@pytest.mark.parametrize("jobs_api", ["hang"], indirect=True)
-def test_on_kill_cancels_the_remote_run(jobs_api):
-    op = operator()
-    outcome: dict = {}
-
-    def run():
-        try:
-            op.execute(context())
-        except Exception as error:  # the run ends CANCELED once cancelled
-            outcome["error"] = error
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    assert jobs_api.submitted.wait(30)
-    deadline = time.monotonic() + 30
-    while op.databricks_run_id is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    op.on_kill()
-    worker.join(30)
-    assert not worker.is_alive()
-
-    cancels = [r for r in jobs_api.requests if r["path"].endswith("/runs/cancel")]
-    assert [c["body"] for c in cancels] == [{"run_id": RUN_ID}]
-    assert isinstance(outcome.get("error"), DatabricksRunFailed)
-    assert "CANCELED" in str(outcome["error"])
-
-
-@pytest.mark.parametrize("jobs_api", ["slow-submit"], indirect=True)
-def test_on_kill_during_submit_cancels_the_run_once_its_id_is_known(jobs_api):
-    op = operator()
+def execute_in_background(op) -> tuple[threading.Thread, dict]:
+    """Start ``op.execute`` in a thread; the dict gets the error it raised (a cancelled run
+    ends CANCELED)."""
     outcome: dict = {}
 
     def run():
@@ -284,17 +257,41 @@ def test_on_kill_during_submit_cancels_the_run_once_its_id_is_known(jobs_api):
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
+    return worker, outcome
+
+
+def assert_cancelled_once(jobs_api, outcome: dict) -> None:
+    cancels = [r for r in jobs_api.requests if r["path"].endswith("/runs/cancel")]
+    assert [c["body"] for c in cancels] == [{"run_id": RUN_ID}]
+    assert isinstance(outcome.get("error"), DatabricksRunFailed)
+    assert "CANCELED" in str(outcome["error"])
+
+
+@pytest.mark.parametrize("jobs_api", ["hang"], indirect=True)
+def test_on_kill_cancels_the_remote_run(jobs_api):
+    op = operator()
+    worker, outcome = execute_in_background(op)
+    assert jobs_api.submitted.wait(30)
+    deadline = time.monotonic() + 30
+    while op.databricks_run_id is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    op.on_kill()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert_cancelled_once(jobs_api, outcome)
+
+
+@pytest.mark.parametrize("jobs_api", ["slow-submit"], indirect=True)
+def test_on_kill_during_submit_cancels_the_run_once_its_id_is_known(jobs_api):
+    op = operator()
+    worker, outcome = execute_in_background(op)
     assert jobs_api.submitted.wait(30)  # runs/submit received, not answered yet
     assert op.databricks_run_id is None
     op.on_kill()  # no run id to cancel yet: must neither fail nor be forgotten
     jobs_api.answer_submit.set()
     worker.join(30)
     assert not worker.is_alive()
-
-    cancels = [r for r in jobs_api.requests if r["path"].endswith("/runs/cancel")]
-    assert [c["body"] for c in cancels] == [{"run_id": RUN_ID}]
-    assert isinstance(outcome.get("error"), DatabricksRunFailed)
-    assert "CANCELED" in str(outcome["error"])
+    assert_cancelled_once(jobs_api, outcome)
 
 
 def test_backend_is_chosen_by_configuration(monkeypatch):
