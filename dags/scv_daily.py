@@ -12,7 +12,9 @@ Every day, for its logical date (`ds`):
    `silver/person_records`; events into `silver/events`. Then **gate_silver**.
 4. **link_records**: Splink on Spark predicts matches with the latest approved model (training
    one first if none exists), clusters at the configured threshold and assigns persistent
-   `customer_id`s (`silver/record_customer`).
+   `customer_id`s (`silver/record_customer`). **steward_review** then writes the review queue
+   (`silver/review_queue`) and the run's Splink dashboards, beside the golden build (stewards'
+   outputs do not hold up gold).
 5. **build_golden**: survivorship stages `customer_xref` and, for every golden definition in
    `include/survivorship/` (e.g. `customer_golden` for marketing, `customer_service`), its
    pseudonymised analytics table and its restricted personal table (`customer_pii`, ...);
@@ -149,6 +151,15 @@ with DAG(
         doc_md="Splink prediction, clustering and persistent customer ids.",
     )
 
+    steward_review = ScvSparkJobOperator(
+        task_id="steward_review",
+        job="steward_review",
+        job_kwargs=RUN,
+        doc_md="Pairs in the review band that no steward labelled into `silver/review_queue` (both records side by "
+        "side with the per-comparison match weights), and Splink's comparison viewer and cluster studio for a "
+        "sample of the run's clusters under `artifacts/linkage/dashboards/<ds>/`.",
+    )
+
     build_golden = ScvSparkJobOperator(
         task_id="build_golden",
         job="build_golden",
@@ -200,3 +211,4 @@ with DAG(
 
     bronze >> silver_standardise >> gate_silver >> link_records >> build_golden >> gate_gold >> publish_gold
     publish_gold >> customer_features >> gold_sql_models
+    link_records >> steward_review

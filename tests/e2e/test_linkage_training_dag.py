@@ -73,7 +73,7 @@ def test_training_dag_versions_models_and_approval_decides_what_daily_runs_use(s
     with pytest.raises(FileNotFoundError):
         scv_cli(["approve-model", "no-such-version", "--by", "alice"])
 
-    summary = link_job.run(spark, env, logical_date="2026-11-22", run_id="t", dashboard_records=0)
+    summary = link_job.run(spark, env, logical_date="2026-11-22", run_id="t")
     assert summary["model_version"] == first.name
     table = spark.read.format("delta").load(env.table_path("silver", "record_customer"))
     assert {r.model_version for r in table.select("model_version").distinct().collect()} == {first.name}

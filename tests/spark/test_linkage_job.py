@@ -50,17 +50,21 @@ def _run(spark, settings, date, **kwargs):
     return link_job.run(spark, settings, logical_date=date, run_id=f"test-{date}", **kwargs)
 
 
+def _review(spark, settings, date, **kwargs):
+    return link_job.review(spark, settings, logical_date=date, run_id=f"test-{date}", **kwargs)
+
+
 @pytest.fixture(scope="module")
 def day_1(spark, lake):
     settings, silver, _ = lake
     _write_silver(spark, settings, silver)
     summary = _run(spark, settings, DAY_1)
-    return summary, _ids(spark, settings)
+    return summary, _ids(spark, settings), _review(spark, settings, DAY_1)
 
 
 def test_first_run_bootstraps_an_approved_model_and_links_everything(spark, lake, day_1):
     settings, silver, truth = lake
-    summary, ids = day_1
+    summary, ids, _ = day_1
     assert summary["mode"] == "full"
     approved = json.loads(link_job.approved_model_path(settings).read_text())
     assert summary["model_version"] == approved["version"]
@@ -75,11 +79,12 @@ def test_first_run_bootstraps_an_approved_model_and_links_everything(spark, lake
 
 def test_dashboards_are_written_under_one_folder_per_run(lake, day_1):
     settings, _, _ = lake
-    summary, _ = day_1
+    link_summary, _, review_summary = day_1
     folder = link_job.dashboards_dir(settings.artifacts_dir, DAY_1)
     files = sorted(p.name for p in folder.iterdir())
     assert files == ["cluster_studio.html", "comparison_viewer.html"]
-    assert summary["dashboards"] == sorted(str(folder / f) for f in files)
+    assert review_summary["dashboards"] == sorted(str(folder / f) for f in files)
+    assert review_summary["model_version"] == link_summary["model_version"]
     assert "<html" in (folder / "comparison_viewer.html").read_text()[:2000].lower()
 
 
@@ -105,7 +110,7 @@ def day_2(spark, lake, day_1):
 
 
 def test_second_date_links_only_new_and_changed_records_and_keeps_ids(lake, day_1, day_2):
-    _, ids_1 = day_1
+    _, ids_1, _ = day_1
     summary, ids_2, changed = day_2
     assert summary["mode"] == "incremental"
     assert summary["records_linked_this_run"] == 3
@@ -120,7 +125,7 @@ def test_second_date_links_only_new_and_changed_records_and_keeps_ids(lake, day_
 def test_full_relink_gives_the_same_ids(spark, lake, day_2):
     settings, _, _ = lake
     _, ids_2, _ = day_2
-    summary = _run(spark, settings, DAY_2, full_relink="true", dashboard_records=0)
+    summary = _run(spark, settings, DAY_2, full_relink="true")
     assert summary["mode"] == "full"
     assert _ids(spark, settings) == ids_2
 
@@ -140,7 +145,9 @@ def test_steward_labels_force_split_and_link_and_are_reported(spark, lake, day_2
         f"{together[0]},{together[1]},non_match,ann\n"
         f"{apart_a},{apart_b},match,ann\n"
     )
-    summary = _run(spark, settings, DAY_2, full_relink="true", dashboard_records=0)
+    summary = _run(spark, settings, DAY_2, full_relink="true")
+    review_summary = _review(spark, settings, DAY_2, dashboard_records="0")
+    assert review_summary["dashboards"] == []
     after = _ids(spark, settings)
     assert after[together[0]] != after[together[1]]
     assert after[apart_a] == after[apart_b]
@@ -148,6 +155,7 @@ def test_steward_labels_force_split_and_link_and_are_reported(spark, lake, day_2
     assert agreement["labels"] == 2 and agreement["fp"] + agreement["fn"] >= 1
 
     queue = spark.read.format("delta").load(settings.table_path("silver", "review_queue"))
+    assert queue.count() == review_summary["review_queue"]
     assert {"first_name_l", "first_name_r", "mw_first_name", "gamma_first_name"} <= set(queue.columns)
     labelled = {tuple(sorted(p)) for p in [(together[0], together[1]), (apart_a, apart_b)]}
     assert not {(r.record_id_l, r.record_id_r) for r in queue.collect()} & labelled

@@ -3,11 +3,12 @@
 ``scv_daily`` runs, per logical date: one ``bronze_ingest`` per source contract, each followed by
 its bronze gate and a ``profile_bronze``; ``silver_standardise`` and its gate;
 ``link_records`` (which trains and approves a model first when none is approved); then
+``steward_review`` (review queue and dashboards, beside the golden build in the DAG),
 ``build_golden``, the two gold gates and ``publish_gold``. Here the same functions
 (``scv.jobs.resolve``) and the same gate (``scv.quality.run_gate``, with the suites the DAG
 names) run one after the other in one Spark session, each timed as a stage:
 
-``ingest, profile, validate (all gates), standardise, train, predict, cluster, golden, gold``.
+``ingest, profile, validate (all gates), standardise, train, predict, cluster, review, golden, gold``.
 
 Training is the explicit ``train_linkage_model`` job with ``approve_model=True`` (what the
 DAG's bootstrap does inside ``link_records`` on a first run), so that its time is its own
@@ -32,7 +33,7 @@ from scv.jobs import resolve
 
 log = logging.getLogger(__name__)
 
-STAGES = ("ingest", "profile", "validate", "standardise", "train", "predict", "cluster", "golden", "gold")
+STAGES = ("ingest", "profile", "validate", "standardise", "train", "predict", "cluster", "review", "golden", "gold")
 LINKAGE_STAGES = ("train", "predict", "cluster")
 
 SILVER_GATE = ("silver/person_records", "silver_person_records")
@@ -97,6 +98,8 @@ def run_daily(
             timer.stage("cluster"):
         summaries["link"] = resolve("link_records")(spark, settings, full_relink=False, bootstrap_model=False, **run)
 
+    with timer.stage("review"):
+        summaries["review"] = resolve("steward_review")(spark, settings, **run)
     with timer.stage("golden"):
         summaries["golden"] = resolve("build_golden")(spark, settings, **run)
     for table_path, suite in GOLD_GATES:

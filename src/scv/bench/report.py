@@ -299,7 +299,9 @@ def readme_markdown(results: list[dict[str, Any]], notes: str = "") -> str:
         "- scv: the daily DAG's job functions (`scv.jobs`) and gates (`scv.quality.run_gate`) in DAG order in one "
         "local Spark session (`scv.bench.pipeline`). `validate` is every gate (bronze, silver, gold) together; "
         "`predict` is the time inside `predict_pairs`/`predict_incremental`; `cluster` is the rest of "
-        "`link_records` (clustering, persistent ids, the linkage tables' Delta writes). The stages run one after "
+        "`link_records` (clustering, persistent ids, the linkage tables' Delta writes); `review` is `steward_review` "
+        "(review queue and dashboards; in the DAG beside the golden build, so not on its critical path, and "
+        "not part of linkage). The stages run one after "
         "another: Airflow would run the bronze tasks of different sources in parallel and adds scheduling time.",
         "- Memory: psutil RSS of the driver JVM (local mode: driver and executors are one JVM) sampled every "
         "0.25 s, and the JVM's own heap use (`MemoryMXBean` through py4j).",

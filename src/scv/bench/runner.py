@@ -143,7 +143,7 @@ def _timed_run(spark, settings, sampler, logical_date: str, *, train: bool, run_
     result["peak_memory_mb"]["overall"] = overall
     result["gates"] = summaries["gates"]
     result["link"] = {k: summaries["link"].get(k) for k in ("mode", "records", "records_linked_this_run", "customers",
-                                                           "pairs_stored", "pairs_linked")}
+                                                           "pairs_stored", "pairs_linked", "seconds")}
     return result
 
 

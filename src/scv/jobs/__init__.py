@@ -17,6 +17,7 @@ JOBS: dict[str, str] = {
     "silver_standardise": "scv.jobs.silver:run",
     "train_linkage_model": "scv.jobs.linkage:train",
     "link_records": "scv.jobs.linkage:run",
+    "steward_review": "scv.jobs.linkage:review",
     "build_golden": "scv.jobs.golden:run",
     "publish_gold": "scv.jobs.golden:publish",
     "customer_features": "scv.jobs.features:run",

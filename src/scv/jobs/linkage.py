@@ -1,4 +1,5 @@
-"""Linkage jobs: train a model on demand; daily, link records and keep customer ids stable.
+"""Linkage jobs: train a model on demand; daily, link records and keep customer ids stable;
+then the steward's outputs.
 
 ``train`` writes a new model version under ``<artifacts>/models/linkage/`` and, when asked,
 approves it (``approved.json`` names the approved version). ``run`` predicts with the approved
@@ -10,10 +11,14 @@ changed), clusters all records and assigns persistent customer ids:
 - ``silver/record_customer``: record_id -> customer_id with cluster size, Zingg-style min/max
   match probability within the cluster, the record's content hash and the model version.
 - ``silver/customer_id_history``: created, merged and split ids per logical date.
-- ``<artifacts>/linkage/dashboards/<logical_date>/``: Splink's comparison viewer and cluster
-  studio for a sample of the run's clusters (they hold record values: only in that folder).
+
+Its summary reports the seconds of each step (``seconds``). ``review`` (the DAG's
+``steward_review`` task, beside the golden build) then writes from those tables:
+
 - ``silver/review_queue``: pairs in the review band that no steward has labelled yet, both
   records side by side with the per-comparison levels (``gamma_*``) and match weights (``mw_*``).
+- ``<artifacts>/linkage/dashboards/<logical_date>/``: Splink's comparison viewer and cluster
+  studio for a sample of the run's clusters (they hold record values: only in that folder).
 
 Steward labels (``scv.steward``: CSVs dropped in ``<landing>/_steward/labels/`` are imported
 first, and ``scv label`` writes directly) are honoured by clustering: forced links and forced
@@ -29,6 +34,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from delta.tables import DeltaTable
@@ -153,6 +160,21 @@ def review_queue(
     return band.join(left, "record_id_l").join(right, "record_id_r")
 
 
+class StepClock:
+    """Wall seconds per named step of one job run, reported in its summary."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 3)
+
+
 def run(
     spark: SparkSession,
     settings: Settings,
@@ -161,7 +183,6 @@ def run(
     run_id: str,
     full_relink: bool | str = False,
     bootstrap_model: bool = True,
-    dashboard_records: int = 1000,
 ) -> dict:
     date = parse_date(logical_date)
     full_relink = str(full_relink).lower() in ("true", "1", "yes")
@@ -174,52 +195,57 @@ def run(
         train(spark, settings, logical_date=logical_date, run_id=run_id, approve_model=True)
         model = approved_model(settings)
 
-    silver = _with_record_hash(_silver(spark, settings)).persist()
-    coverage = blocking_field_coverage(spark, silver, config)
-    pairs_path = settings.table_path("silver", "match_pairs")
-    assignment_path = settings.table_path("silver", "record_customer")
-    previous_assignment = _read_version(spark, assignment_path, _version_before(spark, assignment_path, date))
-    previous_pairs = _read_version(spark, pairs_path, _version_before(spark, pairs_path, date))
-
-    same_model = (
-        previous_assignment is not None
-        and previous_assignment.select("model_version").distinct().collect() == [(model.version,)]
-    )
-    incremental = not full_relink and previous_pairs is not None and same_model
-    if incremental:
-        unchanged = silver.join(previous_assignment.select("record_id", "record_hash"), ["record_id", "record_hash"], "left_semi")
-        changed = silver.join(unchanged.select("record_id"), "record_id", "left_anti")
-        kept_pairs = previous_pairs.join(changed.select(F.col("record_id").alias("record_id_l")), "record_id_l", "left_anti").join(
-            changed.select(F.col("record_id").alias("record_id_r")), "record_id_r", "left_anti"
-        ).join(silver.select(F.col("record_id").alias("record_id_l")), "record_id_l", "left_semi").join(
-            silver.select(F.col("record_id").alias("record_id_r")), "record_id_r", "left_semi"
+    clock = StepClock()
+    with clock.step("read"):
+        silver = _with_record_hash(_silver(spark, settings)).persist()
+        coverage = blocking_field_coverage(spark, silver, config)
+        pairs_path = settings.table_path("silver", "match_pairs")
+        assignment_path = settings.table_path("silver", "record_customer")
+        previous_assignment = _read_version(spark, assignment_path, _version_before(spark, assignment_path, date))
+        previous_pairs = _read_version(spark, pairs_path, _version_before(spark, pairs_path, date))
+        same_model = (
+            previous_assignment is not None
+            and previous_assignment.select("model_version").distinct().collect() == [(model.version,)]
         )
-        changed_count = changed.count()
-        if changed_count:
-            new_pairs = predict_incremental(spark, changed, silver, model, config)
-            pairs = kept_pairs.unionByName(new_pairs.select(*kept_pairs.columns))
+    incremental = not full_relink and previous_pairs is not None and same_model
+    with clock.step("predict"):
+        if incremental:
+            unchanged = silver.join(previous_assignment.select("record_id", "record_hash"), ["record_id", "record_hash"], "left_semi")
+            changed = silver.join(unchanged.select("record_id"), "record_id", "left_anti")
+            kept_pairs = previous_pairs.join(changed.select(F.col("record_id").alias("record_id_l")), "record_id_l", "left_anti").join(
+                changed.select(F.col("record_id").alias("record_id_r")), "record_id_r", "left_anti"
+            ).join(silver.select(F.col("record_id").alias("record_id_l")), "record_id_l", "left_semi").join(
+                silver.select(F.col("record_id").alias("record_id_r")), "record_id_r", "left_semi"
+            )
+            changed_count = changed.count()
+            if changed_count:
+                new_pairs = predict_incremental(spark, changed, silver, model, config)
+                pairs = kept_pairs.unionByName(new_pairs.select(*kept_pairs.columns))
+            else:
+                pairs = kept_pairs
+            mode = "incremental"
         else:
-            pairs = kept_pairs
-        mode = "incremental"
-    else:
-        changed_count = silver.count()
-        pairs = predict_pairs(spark, silver, model, config)
-        mode = "full"
-    pairs = pairs.where(F.col("match_probability") >= config.review_band[0])
-    _write(pairs, pairs_path, date, PAIR_PROPERTIES)
-    pairs = spark.read.format("delta").load(pairs_path)
+            changed_count = silver.count()
+            pairs = predict_pairs(spark, silver, model, config)
+            mode = "full"
+    with clock.step("write_pairs"):
+        pairs = pairs.where(F.col("match_probability") >= config.review_band[0])
+        _write(pairs, pairs_path, date, PAIR_PROPERTIES)
+        pairs = spark.read.format("delta").load(pairs_path)
 
-    import_label_inbox(spark, settings)
-    labels = current_labels(spark, settings)
-    clusters = cluster_records(spark, silver, pairs, config.match_threshold, config=config, labels=labels)
-    assignment, history = assign_customer_ids(
-        clusters.select("record_id", "cluster_id"),
-        previous_assignment.select("record_id", "customer_id", "customer_first_seen") if previous_assignment is not None else None,
-        date,
-    )
-    # Both are read by several writes and the summary: computed once, not per action.
-    assignment = assignment.localCheckpoint()
-    history = history.localCheckpoint()
+    with clock.step("cluster"):
+        import_label_inbox(spark, settings)
+        labels = current_labels(spark, settings)
+        clusters = cluster_records(spark, silver, pairs, config.match_threshold, config=config, labels=labels)
+    with clock.step("assign_ids"):
+        assignment, history = assign_customer_ids(
+            clusters.select("record_id", "cluster_id"),
+            previous_assignment.select("record_id", "customer_id", "customer_first_seen") if previous_assignment is not None else None,
+            date,
+        )
+        # Both are read by several writes and the summary: computed once, not per action.
+        assignment = assignment.localCheckpoint()
+        history = history.localCheckpoint()
     sizes = assignment.groupBy("customer_id").agg(F.count("*").alias("cluster_size"))
     record_customer = (
         assignment.join(sizes, "customer_id")
@@ -231,34 +257,76 @@ def run(
         .select("record_id", "customer_id", "customer_first_seen", "cluster_size", "match_probability_min",
                 "match_probability_max", "record_hash", "model_version", "logical_date")
     )
-    _write(record_customer, assignment_path, date, ASSIGNMENT_PROPERTIES)
-    history = history.withColumn("logical_date", F.lit(date).cast("date")).withColumn("run_id", F.lit(run_id))
-    delta_io.replace_where(history, settings.table_path("silver", "customer_id_history"),
-                           f"logical_date = DATE {delta_io.sql_literal(date.isoformat())}", ["logical_date"])
+    with clock.step("write_assignment"):
+        _write(record_customer, assignment_path, date, ASSIGNMENT_PROPERTIES)
+        history = history.withColumn("logical_date", F.lit(date).cast("date")).withColumn("run_id", F.lit(run_id))
+        delta_io.replace_where(history, settings.table_path("silver", "customer_id_history"),
+                               f"logical_date = DATE {delta_io.sql_literal(date.isoformat())}", ["logical_date"])
 
-    _write(review_queue(silver, pairs, config, labels), settings.table_path("silver", "review_queue"), date, PAIR_PROPERTIES)
+    with clock.step("summary"):
+        counts = sizes.agg(F.count("*").alias("customers"), F.sum("cluster_size").alias("records")).first()
+        pair_counts = pairs.agg(
+            F.count("*").alias("stored"),
+            F.sum(((F.col("match_probability") >= config.match_threshold) & ~F.col("conflict")).cast("int")).alias("linked"),
+        ).first()
+        summary = {
+            "logical_date": logical_date,
+            "run_id": run_id,
+            "mode": mode,
+            "model_version": model.version,
+            "records": int(counts.records or 0),
+            "records_linked_this_run": changed_count,
+            "customers": int(counts.customers),
+            "pairs_stored": int(pair_counts.stored),
+            "pairs_linked": int(pair_counts.linked or 0),
+            "history": {r.event: r.n for r in history.groupBy("event").agg(F.count("*").alias("n")).collect()},
+            "agreement_with_labels": agreement_with_labels(pairs, labels, config.match_threshold) if labels is not None else None,
+            "blocking_coverage_warnings": coverage.warnings,
+        }
+    summary["seconds"] = clock.seconds
+    silver.unpersist()
+    log.info("linkage %s: %s", mode, summary)
+    return summary
 
-    dashboards = write_dashboards(
-        spark, silver, sample_clusters(clusters, pairs, config, max_records=dashboard_records), model, config,
-        dashboards_dir(settings.artifacts_dir, date.isoformat()),
-    ) if dashboard_records else {}
 
-    written = spark.read.format("delta").load(assignment_path)
+def review(
+    spark: SparkSession, settings: Settings, *, logical_date: str, run_id: str, dashboard_records: int | str = 1000
+) -> dict:
+    """The steward's outputs of the latest linkage: ``silver/review_queue`` and the run's
+    dashboards (Splink's comparison viewer and cluster studio for a sample of its clusters).
+
+    Reads what ``run`` wrote (the pairs, the record -> customer assignment and the model version
+    it recorded) and the current labels, so it runs beside the golden build, not before it.
+    """
+    date = parse_date(logical_date)
+    dashboard_records = int(dashboard_records)
+    config = LinkageConfig()
+    clock = StepClock()
+    silver = _silver(spark, settings)
+    pairs = spark.read.format("delta").load(settings.table_path("silver", "match_pairs"))
+    assignment = spark.read.format("delta").load(settings.table_path("silver", "record_customer"))
+    versions = [row.model_version for row in assignment.select("model_version").distinct().collect()]
+    if len(versions) != 1:
+        raise ValueError(f"silver/record_customer holds {len(versions)} model versions {versions}: run link_records first")
+    model = load_trained_model(model_dir(settings) / versions[0])
+    labels = current_labels(spark, settings)
+    with clock.step("review_queue"):
+        queue_path = settings.table_path("silver", "review_queue")
+        _write(review_queue(silver, pairs, config, labels), queue_path, date, PAIR_PROPERTIES)
+        queued = spark.read.format("delta").load(queue_path).count()
+    with clock.step("dashboards"):
+        clusters = assignment.select("record_id", F.col("customer_id").alias("cluster_id"))
+        dashboards = write_dashboards(
+            spark, silver, sample_clusters(clusters, pairs, config, max_records=dashboard_records), model, config,
+            dashboards_dir(settings.artifacts_dir, date.isoformat()),
+        ) if dashboard_records else {}
     summary = {
         "logical_date": logical_date,
         "run_id": run_id,
-        "mode": mode,
         "model_version": model.version,
-        "records": written.count(),
-        "records_linked_this_run": changed_count,
-        "customers": written.select("customer_id").distinct().count(),
-        "pairs_stored": pairs.count(),
-        "pairs_linked": pairs.where((F.col("match_probability") >= config.match_threshold) & ~F.col("conflict")).count(),
-        "history": {r.event: r.n for r in history.groupBy("event").agg(F.count("*").alias("n")).collect()},
+        "review_queue": queued,
         "dashboards": sorted(str(path) for path in dashboards.values()),
-        "agreement_with_labels": agreement_with_labels(pairs, labels, config.match_threshold) if labels is not None else None,
-        "blocking_coverage_warnings": coverage.warnings,
+        "seconds": clock.seconds,
     }
-    silver.unpersist()
-    log.info("linkage %s: %s", mode, summary)
+    log.info("steward review outputs: %s", summary)
     return summary
