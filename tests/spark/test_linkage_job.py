@@ -50,6 +50,17 @@ def _run(spark, settings, date, **kwargs):
     return link_job.run(spark, settings, logical_date=date, run_id=f"test-{date}", **kwargs)
 
 
+def _assignment_rows(spark, settings):
+    """record_customer as tuples: customer, first seen, size, record hash, min/max probability."""
+    table = spark.read.format("delta").load(settings.table_path("silver", "record_customer"))
+    return {
+        r.record_id: (r.customer_id, r.customer_first_seen, r.cluster_size, r.record_hash,
+                      None if r.match_probability_min is None else round(r.match_probability_min, 9),
+                      None if r.match_probability_max is None else round(r.match_probability_max, 9))
+        for r in table.collect()
+    }
+
+
 def _review(spark, settings, date, **kwargs):
     return link_job.review(spark, settings, logical_date=date, run_id=f"test-{date}", **kwargs)
 
@@ -106,14 +117,17 @@ def day_2(spark, lake, day_1):
     )
     _write_silver(spark, settings, day_2_silver)
     summary = _run(spark, settings, DAY_2)
-    return summary, _ids(spark, settings), changed_id.record_id
+    return summary, _ids(spark, settings), changed_id.record_id, _assignment_rows(spark, settings)
 
 
 def test_second_date_links_only_new_and_changed_records_and_keeps_ids(lake, day_1, day_2):
     _, ids_1, _ = day_1
-    summary, ids_2, changed = day_2
+    summary, ids_2, changed, _ = day_2
     assert summary["mode"] == "incremental"
     assert summary["records_linked_this_run"] == 3
+    # Only the customers the three records can reach are clustered again, not everyone.
+    assert 3 <= summary["records_reclustered"] < len(ids_2) / 2
+    assert summary["records"] == len(ids_2)
     assert ids_2["loyalty:dup-1"] == ids_2["crm:1"] == ids_1["crm:1"]
     assert ids_2["webshop:new-1"] not in ids_1.values()
     touched = {ids_1["crm:1"], ids_1[changed]}
@@ -124,15 +138,24 @@ def test_second_date_links_only_new_and_changed_records_and_keeps_ids(lake, day_
 
 def test_full_relink_gives_the_same_ids(spark, lake, day_2):
     settings, _, _ = lake
-    _, ids_2, _ = day_2
+    _, ids_2, _, incremental_rows = day_2
     summary = _run(spark, settings, DAY_2, full_relink="true")
     assert summary["mode"] == "full"
     assert _ids(spark, settings) == ids_2
+    # Sizes and first-seen dates too: the incremental run's untouched rows are exactly what
+    # clustering everything again gives. Probabilities only nearly: a full run re-scores every
+    # pair with today's term frequencies, an incremental one keeps yesterday's scores.
+    full_rows = _assignment_rows(spark, settings)
+    assert {k: v[:4] for k, v in full_rows.items()} == {k: v[:4] for k, v in incremental_rows.items()}
+    for record, row in full_rows.items():
+        for full_p, incremental_p in zip(row[4:], incremental_rows[record][4:]):
+            assert (full_p is None) == (incremental_p is None), record
+            assert full_p is None or abs(full_p - incremental_p) < 0.01, record
 
 
 def test_steward_labels_force_split_and_link_and_are_reported(spark, lake, day_2):
     settings, _, _ = lake
-    _, ids, _ = day_2
+    _, ids, _, _ = day_2
     together = sorted(r for r in ids if ids[r] == ids["crm:1"])
     assert len(together) >= 2
     apart_a, apart_b = "webshop:new-1", "crm:1"

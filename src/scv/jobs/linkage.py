@@ -139,6 +139,48 @@ def _write(df: DataFrame, path: str, logical_date: dt.date, properties: dict[str
     delta_io.overwrite(df, path, properties=properties, user_metadata=f"logical_date={logical_date.isoformat()}")
 
 
+ASSIGNMENT_COLUMNS = ("record_id", "customer_id", "customer_first_seen", "cluster_size", "match_probability_min",
+                      "match_probability_max", "record_hash", "model_version", "logical_date")
+
+
+def relink_scope(
+    silver: DataFrame,
+    previous_assignment: DataFrame,
+    previous_pairs: DataFrame,
+    changed: DataFrame,
+    new_pairs: DataFrame | None,
+    labels: DataFrame | None,
+) -> DataFrame:
+    """``record_id`` of every current record whose cluster an incremental run can change.
+
+    A record is *touched* when it is new or changed, is an end of a newly scored pair or of a
+    pair that is gone (scored against a record that changed or disappeared), was removed, or is
+    named by a steward label. Every customer that held a touched record is re-clustered whole,
+    with the new and changed records: a cluster elsewhere has the same records and the same
+    pairs as before, so clustering it again would give it the same id, size and probabilities.
+    """
+    def ends(pairs: DataFrame) -> DataFrame:
+        return pairs.select(F.col("record_id_l").alias("record_id")).unionByName(
+            pairs.select(F.col("record_id_r").alias("record_id")))
+
+    keys = ["record_id_l", "record_id_r"]
+    present = silver.select("record_id")
+    kept = previous_pairs.select(*keys).join(present.withColumnRenamed("record_id", "record_id_l"), "record_id_l", "left_semi") \
+        .join(present.withColumnRenamed("record_id", "record_id_r"), "record_id_r", "left_semi") \
+        .join(changed.withColumnRenamed("record_id", "record_id_l"), "record_id_l", "left_anti") \
+        .join(changed.withColumnRenamed("record_id", "record_id_r"), "record_id_r", "left_anti")
+    gone_pairs = previous_pairs.select(*keys).join(kept, keys, "left_anti")
+    removed = previous_assignment.select("record_id").join(present, "record_id", "left_anti")
+    touched = changed.select("record_id").unionByName(ends(gone_pairs)).unionByName(removed)
+    if new_pairs is not None:
+        touched = touched.unionByName(ends(new_pairs.select(*keys)))
+    if labels is not None:
+        touched = touched.unionByName(ends(labels.select(*keys)))
+    customers = previous_assignment.join(touched.distinct(), "record_id", "left_semi").select("customer_id").distinct()
+    members = previous_assignment.join(customers, "customer_id", "left_semi").select("record_id")
+    return present.join(members.unionByName(changed.select("record_id")).distinct(), "record_id", "left_semi")
+
+
 REVIEW_FIELDS = ("first_name", "last_name", "email", "phone", "date_of_birth", "address_line1", "postcode")
 
 
@@ -217,9 +259,11 @@ def run(
             ).join(silver.select(F.col("record_id").alias("record_id_l")), "record_id_l", "left_semi").join(
                 silver.select(F.col("record_id").alias("record_id_r")), "record_id_r", "left_semi"
             )
+            changed = changed.select("record_id").localCheckpoint()
             changed_count = changed.count()
+            new_pairs = None
             if changed_count:
-                new_pairs = predict_incremental(spark, changed, silver, model, config)
+                new_pairs = predict_incremental(spark, silver.join(changed, "record_id", "left_semi"), silver, model, config)
                 pairs = kept_pairs.unionByName(new_pairs.select(*kept_pairs.columns))
             else:
                 pairs = kept_pairs
@@ -236,27 +280,46 @@ def run(
     with clock.step("cluster"):
         import_label_inbox(spark, settings)
         labels = current_labels(spark, settings)
-        clusters = cluster_records(spark, silver, pairs, config.match_threshold, config=config, labels=labels)
+        if incremental:
+            # Only customers a change can reach are re-clustered; every other record keeps its row.
+            scope = relink_scope(silver, previous_assignment, previous_pairs, changed, new_pairs, labels).localCheckpoint()
+            scoped_records = silver.join(scope, "record_id", "left_semi")
+            scoped_pairs = pairs.join(scope.select(F.col("record_id").alias("record_id_l")), "record_id_l", "left_semi").join(
+                scope.select(F.col("record_id").alias("record_id_r")), "record_id_r", "left_semi")
+            scoped_previous = previous_assignment.join(scope, "record_id", "left_semi")
+            records_reclustered = scope.count()
+        else:
+            scoped_records, scoped_pairs, scoped_previous = silver, pairs, previous_assignment
+            records_reclustered = None
+        clusters = cluster_records(spark, scoped_records, scoped_pairs, config.match_threshold, config=config, labels=labels)
     with clock.step("assign_ids"):
         assignment, history = assign_customer_ids(
             clusters.select("record_id", "cluster_id"),
-            previous_assignment.select("record_id", "customer_id", "customer_first_seen") if previous_assignment is not None else None,
+            scoped_previous.select("record_id", "customer_id", "customer_first_seen") if scoped_previous is not None else None,
             date,
         )
         # Both are read by several writes and the summary: computed once, not per action.
         assignment = assignment.localCheckpoint()
         history = history.localCheckpoint()
-    sizes = assignment.groupBy("customer_id").agg(F.count("*").alias("cluster_size"))
-    record_customer = (
-        assignment.join(sizes, "customer_id")
-        .join(clusters.select("record_id", F.col("min_match_probability").alias("match_probability_min"),
-                              F.col("max_match_probability").alias("match_probability_max")), "record_id")
-        .join(silver.select("record_id", "record_hash"), "record_id")
-        .withColumn("model_version", F.lit(model.version))
-        .withColumn("logical_date", F.lit(date).cast("date"))
-        .select("record_id", "customer_id", "customer_first_seen", "cluster_size", "match_probability_min",
-                "match_probability_max", "record_hash", "model_version", "logical_date")
-    )
+        sizes = assignment.groupBy("customer_id").agg(F.count("*").alias("cluster_size"))
+        record_customer = (
+            assignment.join(sizes, "customer_id")
+            .join(clusters.select("record_id", F.col("min_match_probability").alias("match_probability_min"),
+                                  F.col("max_match_probability").alias("match_probability_max")), "record_id")
+            .join(silver.select("record_id", "record_hash"), "record_id")
+            .withColumn("model_version", F.lit(model.version))
+            .withColumn("logical_date", F.lit(date).cast("date"))
+            .select(*ASSIGNMENT_COLUMNS)
+        )
+        if incremental:
+            untouched = (
+                previous_assignment.join(scope, "record_id", "left_anti")
+                .join(silver.select("record_id"), "record_id", "left_semi")
+                .withColumn("logical_date", F.lit(date).cast("date"))
+                .select(*ASSIGNMENT_COLUMNS)
+            )
+            record_customer = record_customer.unionByName(untouched)
+        record_customer = record_customer.localCheckpoint()
     with clock.step("write_assignment"):
         _write(record_customer, assignment_path, date, ASSIGNMENT_PROPERTIES)
         history = history.withColumn("logical_date", F.lit(date).cast("date")).withColumn("run_id", F.lit(run_id))
@@ -264,7 +327,7 @@ def run(
                                f"logical_date = DATE {delta_io.sql_literal(date.isoformat())}", ["logical_date"])
 
     with clock.step("summary"):
-        counts = sizes.agg(F.count("*").alias("customers"), F.sum("cluster_size").alias("records")).first()
+        counts = record_customer.agg(F.countDistinct("customer_id").alias("customers"), F.count("*").alias("records")).first()
         pair_counts = pairs.agg(
             F.count("*").alias("stored"),
             F.sum(((F.col("match_probability") >= config.match_threshold) & ~F.col("conflict")).cast("int")).alias("linked"),
@@ -276,6 +339,7 @@ def run(
             "model_version": model.version,
             "records": int(counts.records or 0),
             "records_linked_this_run": changed_count,
+            "records_reclustered": records_reclustered,
             "customers": int(counts.customers),
             "pairs_stored": int(pair_counts.stored),
             "pairs_linked": int(pair_counts.linked or 0),
