@@ -240,7 +240,6 @@ def run(
     clock = StepClock()
     with clock.step("read"):
         silver = _with_record_hash(_silver(spark, settings)).persist()
-        coverage = blocking_field_coverage(spark, silver, config)
         pairs_path = settings.table_path("silver", "match_pairs")
         assignment_path = settings.table_path("silver", "record_customer")
         previous_assignment = _read_version(spark, assignment_path, _version_before(spark, assignment_path, date))
@@ -272,6 +271,12 @@ def run(
             changed_count = silver.count()
             pairs = predict_pairs(spark, silver, model, config)
             mode = "full"
+    with clock.step("coverage"):
+        # Coverage of the blocking fields in what is linked this run: all records in a full run,
+        # the new and changed ones in an incremental run (a delivery missing a field shows here).
+        coverage_warnings = blocking_field_coverage(
+            spark, silver.join(changed, "record_id", "left_semi") if incremental else silver, config
+        ).warnings if changed_count else []
     with clock.step("write_pairs"):
         pairs = pairs.where(F.col("match_probability") >= config.review_band[0])
         _write(pairs, pairs_path, date, PAIR_PROPERTIES)
@@ -345,7 +350,8 @@ def run(
             "pairs_linked": int(pair_counts.linked or 0),
             "history": {r.event: r.n for r in history.groupBy("event").agg(F.count("*").alias("n")).collect()},
             "agreement_with_labels": agreement_with_labels(pairs, labels, config.match_threshold) if labels is not None else None,
-            "blocking_coverage_warnings": coverage.warnings,
+            "blocking_coverage_warnings": coverage_warnings,
+            "blocking_coverage_of": "new and changed records" if incremental else "all records",
         }
     summary["seconds"] = clock.seconds
     silver.unpersist()
