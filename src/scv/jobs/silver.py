@@ -211,8 +211,12 @@ def merge_delivery(
     delivered = delivered.persist(StorageLevel.MEMORY_AND_DISK)
     changes = None
     try:
+        # Only the table rows of the day's keys can equal a delivered row: filtering the table by
+        # them first (a broadcast join when the day is small, decided by adaptive execution at
+        # run time) keeps the comparison from shuffling the whole table.
+        current_of_delivered = current.join(delivered.select(*keys), list(keys), "left_semi")
         same_row = reduce(lambda a, b: a & b, [F.col(f"d.`{c}`").eqNullSafe(F.col(f"t.`{c}`")) for c in delivered.columns])
-        upserts = delivered.alias("d").join(current.alias("t"), same_row, "left_anti")
+        upserts = delivered.alias("d").join(current_of_delivered.alias("t"), same_row, "left_anti")
         for name, value in (stamp or {}).items():
             upserts = upserts.withColumn(name, value)
         gone = current.select(*keys).join(keys_in_bronze.select(*keys), list(keys), "left_anti")
