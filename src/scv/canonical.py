@@ -5,9 +5,17 @@ canonical events. Only the latest delivered version of each primary key is kept 
 ``updated_at``, then logical date, file and line), so a record re-delivered with changes replaces
 its earlier version. Expressions reading a column that a source never delivered (an optional
 column absent from every file so far) evaluate against NULL rather than failing.
+
+``delivered_on`` restricts a source to the keys with a bronze row of that logical date (an
+incremental run); the version kept for each of them is still the latest among all of bronze, so
+a backfilled earlier date cannot bring back an older version. ``person_record_ids`` and
+``event_keys`` list every key present in bronze (to find the silver rows whose bronze rows were
+deleted).
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -62,12 +70,43 @@ def _latest_per_key(df: DataFrame, key: F.Column, updated: F.Column | None) -> D
     return df.withColumn("_version_rank", F.row_number().over(window)).where("_version_rank = 1").drop("_version_rank")
 
 
-def person_records(spark: SparkSession, settings: Settings, contract: SourceContract) -> DataFrame:
-    """Canonical person records of one person source (latest version of each record)."""
+def _keyed_bronze(spark: SparkSession, settings: Settings, contract: SourceContract) -> DataFrame:
+    """Bronze rows of a source with their primary key as ``_key``; rows without a key are left
+    out (person sources also leave out blank keys)."""
     bronze = _with_missing_columns(read_bronze(spark, settings, contract), contract)
     key = _expr(f"cast(({contract.primary_key}) as string)", contract, "primary_key")
+    present = F.col("_key").isNotNull()
+    if contract.kind == "person":
+        present = present & (F.trim("_key") != "")
+    return bronze.withColumn("_key", key).where(present)
+
+
+def _versions_of_keys_delivered_on(bronze: DataFrame, delivered_on: dt.date | None) -> DataFrame:
+    """Every version (all logical dates) of the keys with a row of logical date ``delivered_on``;
+    all of ``bronze`` when ``delivered_on`` is None."""
+    if delivered_on is None:
+        return bronze
+    delivered = bronze.where(F.col("_logical_date") == F.lit(delivered_on)).select("_key").distinct()
+    return bronze.join(delivered, "_key", "left_semi")
+
+
+def person_record_ids(spark: SparkSession, settings: Settings, contract: SourceContract) -> DataFrame:
+    """``record_id`` of every record of one person source that has a row in bronze."""
+    return _keyed_bronze(spark, settings, contract).select(F.concat(F.lit(f"{contract.name}:"), F.col("_key")).alias("record_id"))
+
+
+def event_keys(spark: SparkSession, settings: Settings, contract: SourceContract) -> DataFrame:
+    """``(source_system, event_id)`` of every event of one event source that has a row in bronze."""
+    return _keyed_bronze(spark, settings, contract).select(F.lit(contract.name).alias("source_system"), F.col("_key").alias("event_id"))
+
+
+def person_records(
+    spark: SparkSession, settings: Settings, contract: SourceContract, *, delivered_on: dt.date | None = None
+) -> DataFrame:
+    """Canonical person records of one person source (latest version of each record); with
+    ``delivered_on``, only the records delivered on that logical date."""
+    bronze = _versions_of_keys_delivered_on(_keyed_bronze(spark, settings, contract), delivered_on)
     updated = _expr(f"cast(({contract.updated_at}) as timestamp)", contract, "updated_at") if contract.updated_at else None
-    bronze = bronze.withColumn("_key", key).where(F.col("_key").isNotNull() & (F.trim("_key") != ""))
     bronze = bronze.withColumn("_updated", updated if updated is not None else F.lit(None).cast("timestamp"))
     latest = _latest_per_key(bronze, F.col("_key"), F.col("_updated"))
     columns: dict[str, F.Column] = {
@@ -89,11 +128,12 @@ def person_records(spark: SparkSession, settings: Settings, contract: SourceCont
     return _checked(latest, contract, columns)
 
 
-def events(spark: SparkSession, settings: Settings, contract: SourceContract) -> DataFrame:
-    """Canonical events of one event source, each pointing at a person source's record id."""
-    bronze = _with_missing_columns(read_bronze(spark, settings, contract), contract)
-    key = _expr(f"cast(({contract.primary_key}) as string)", contract, "primary_key")
-    bronze = bronze.withColumn("_key", key).where(F.col("_key").isNotNull())
+def events(
+    spark: SparkSession, settings: Settings, contract: SourceContract, *, delivered_on: dt.date | None = None
+) -> DataFrame:
+    """Canonical events of one event source, each pointing at a person source's record id; with
+    ``delivered_on``, only the events delivered on that logical date."""
+    bronze = _versions_of_keys_delivered_on(_keyed_bronze(spark, settings, contract), delivered_on)
     latest = _latest_per_key(bronze, F.col("_key"), None)
     ref = _expr(f"cast(({contract.person_ref.key}) as string)", contract, "person_ref.key")
     columns: dict[str, F.Column] = {
