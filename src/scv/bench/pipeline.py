@@ -87,7 +87,7 @@ def run_daily(
 
     with timer.stage("standardise"):
         summaries["silver"] = resolve("silver_standardise")(spark, settings, **run)
-    gate("gate_silver", *SILVER_GATE)
+    gate("gate_silver", *SILVER_GATE, row_filter=f"_silver_logical_date = '{logical_date}'")
 
     if train:
         with timer.stage("train"):
