@@ -72,7 +72,8 @@ def profile_bronze_batch(
         raise TableNotFound(f"cannot profile source {source!r}: {path} is not a Delta table (not ingested yet?)")
     batch = spark.read.format("delta").load(path).where(F.col("_logical_date") == F.lit(logical_date))
     columns = [c for c in batch.columns if c not in LINEAGE_COLUMNS]
-    profile = profile_table(spark, batch, columns, masker=contract_masker(contract))
+    # Computed once: the caller writes it, collects it and counts it.
+    profile = profile_table(spark, batch, columns, masker=contract_masker(contract)).localCheckpoint()
     return profile, profile.first()["row_count"] if columns else 0
 
 
