@@ -237,5 +237,10 @@ def test_jobs_stage_and_publish_every_definition_and_a_rerun_changes_nothing(spa
     golden_job.run(spark, settings, logical_date="2026-01-11", run_id="r2")
     changed = golden_job.publish(spark, settings, logical_date="2026-01-11", run_id="r2")
     assert changed["customer_pii"] == {"inserted": 0, "updated": 1, "deleted": 1}
-    assert changed["customer_golden"] == {"inserted": 0, "updated": 0, "deleted": 1}  # C1's analytics row is the same
+    # C1's analytics values are the same; only its input fingerprint (a record changed) is new.
+    assert changed["customer_golden"] == {"inserted": 0, "updated": 1, "deleted": 1}
+    after = table(spark, settings, "gold", "customer_golden").first()
+    assert after._input_fingerprint != marketing._input_fingerprint
+    business = [c for c in after.asDict() if not c.startswith("_")]
+    assert [after[c] for c in business] == [marketing[c] for c in business]
     assert table(spark, settings, "gold", "customer_pii").first().last_name == "lee-ray"

@@ -260,6 +260,9 @@ def write_gold(spark, settings, xref, golden):
         (xref, XREF_SCHEMA, settings.table_path("staging", "customer_xref")),
     ):
         spark.createDataFrame(rows, schema).write.format("delta").mode("overwrite").save(path)
+    # Linkage's assignment: the staged xref's (a record the xref leaves out has none).
+    spark.createDataFrame(xref, XREF_SCHEMA).select("record_id", "customer_id").write.format("delta").mode(
+        "overwrite").save(settings.table_path("silver", "record_customer"))
     full = (
         spark.createDataFrame(golden, GOLDEN_SCHEMA)
         .withColumn("golden_source_record_id", F.element_at(F.map_values("provenance"), 1))
@@ -269,7 +272,8 @@ def write_gold(spark, settings, xref, golden):
     )
     analytics, personal = split_personal(full, GATE_HMAC_KEY)
     for frame, name in ((analytics, "customer_golden"), (personal, "customer_pii")):
-        with_content_hash(frame).write.format("delta").mode("overwrite").save(settings.table_path("staging", name))
+        staged = frame.withColumn("_input_fingerprint", F.sha2(F.col("customer_id"), 256))
+        with_content_hash(staged).write.format("delta").mode("overwrite").save(settings.table_path("staging", name))
 
 
 def gate_gold(spark, settings, name, **kwargs):

@@ -50,10 +50,49 @@ def merge_snapshot(
     # the unchanged rows of each touched file), and a rerun would commit a new version.
     target = DeltaTable.forPath(spark, target_path)
     current_rows = target.toDF().select(*keys, HASH_COLUMN)
-    changed = staged.join(current_rows, [*keys, HASH_COLUMN], "left_anti").withColumn("_delete", F.lit(False))
     gone = current_rows.select(*keys).join(staged.select(*keys), list(keys), "left_anti")
+    return _merge(target_path, staged, current_rows, gone, keys)
+
+
+class StagedChangesNeedTable(RuntimeError):
+    """Staged changes (not a snapshot) cannot be published onto a missing or re-laid-out table."""
+
+
+def merge_changes(
+    staged: DataFrame,
+    deleted_keys: DataFrame,
+    target_path: str,
+    keys: Sequence[str],
+) -> dict[str, int]:
+    """Apply staged changes to the Delta table at ``target_path``: upsert the ``staged`` rows
+    whose key or ``_content_hash`` is new, delete the ``deleted_keys`` the table holds.
+
+    Unlike :func:`merge_snapshot`, keys absent from ``staged`` are kept. Applying the same changes
+    twice commits nothing the second time. Raises :class:`StagedChangesNeedTable` when the table
+    is missing or its columns differ from ``staged``'s (stage a full snapshot then).
+    """
+    spark = staged.sparkSession
+    if not delta_io.table_exists(spark, target_path):
+        raise StagedChangesNeedTable(f"{target_path} does not exist: stage a full snapshot (full_rebuild)")
+    target = DeltaTable.forPath(spark, target_path)
+    if sorted(target.toDF().columns) != sorted(staged.columns):
+        raise StagedChangesNeedTable(f"{target_path} has another layout than the staged changes: stage a full snapshot")
+    current_rows = target.toDF().select(*keys, HASH_COLUMN)
+    gone = (
+        deleted_keys.select(*keys)
+        .distinct()
+        .join(current_rows.select(*keys), list(keys), "left_semi")
+        .join(staged.select(*keys), list(keys), "left_anti")
+    )
+    return _merge(target_path, staged, current_rows, gone, keys)
+
+
+def _merge(target_path: str, staged: DataFrame, current_rows: DataFrame, gone: DataFrame, keys: Sequence[str]) -> dict[str, int]:
+    """One MERGE of the changed ``staged`` rows and the ``gone`` keys; no commit if neither."""
+    changed = staged.join(current_rows, [*keys, HASH_COLUMN], "left_anti").withColumn("_delete", F.lit(False))
     gone = gone.select(*[F.col(c) if c in keys else F.lit(None).cast(staged.schema[c].dataType).alias(c) for c in staged.columns])
     changes = changed.unionByName(gone.withColumn("_delete", F.lit(True))).persist()
+    target = DeltaTable.forPath(staged.sparkSession, target_path)
     try:
         if changes.isEmpty():
             return {"inserted": 0, "updated": 0, "deleted": 0}
@@ -69,7 +108,7 @@ def merge_snapshot(
         )
     finally:
         changes.unpersist()
-    last = DeltaTable.forPath(spark, target_path).history(1).select("operation", "operationMetrics").first()
+    last = DeltaTable.forPath(staged.sparkSession, target_path).history(1).select("operation", "operationMetrics").first()
     metrics = last.operationMetrics or {}
     return {
         "inserted": int(metrics.get("numTargetRowsInserted", 0)),

@@ -2,24 +2,55 @@
 
 ``run`` writes, for every definition in ``include/survivorship/`` (see :mod:`scv.golden.policy`),
 ``staging/<table>`` (analytics, pseudonymised) and ``staging/<pii_table>`` (restricted personal
-values), plus ``staging/customer_xref``: full snapshots from the same clusters. The gold
-validation gates read those; ``publish`` MERGEs them into ``gold/``. A failed gate therefore
-leaves every gold table at its previous version.
+values), plus ``staging/customer_xref``, from the same clusters. The gold validation gates read
+those; ``publish`` MERGEs them into ``gold/``. A failed gate therefore leaves every gold table at
+its previous version.
+
+Two modes, recorded in each staged table's commit (``userMetadata``) so ``publish`` applies it:
+
+* **full** (``full_rebuild``, or a gold table missing or laid out differently): full snapshots of
+  every customer; ``publish`` makes gold equal to them (:func:`scv.golden.publish.merge_snapshot`).
+* **incremental** (the default otherwise): only the customers whose golden rows would differ
+  from what gold holds (:mod:`scv.golden.fingerprint`: input fingerprint changed or missing in any
+  gold table, suppression state contradicted), with all their cross-reference rows; keys gold
+  holds that no longer exist (customers merged away, split, erased; records gone) go to
+  ``staging/<table>__deletes``. ``publish`` upserts the staged rows and deletes those keys
+  (:func:`scv.golden.publish.merge_changes`). Gold afterwards equals a full rebuild's gold.
+
+Every golden and cross-reference row carries its customer's ``_input_fingerprint``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import uuid
+from functools import reduce
 
-from pyspark.sql import SparkSession
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from scv import delta_io
 from scv.config import Settings
+from scv.golden.fingerprint import (
+    FINGERPRINT_COLUMN,
+    customer_fingerprints,
+    fingerprint_mismatches,
+    golden_inputs,
+    run_digest,
+    suppression_changed,
+)
 from scv.golden.policy import PRIMARY_TABLE, SurvivorshipPolicy, load_definitions
-from scv.golden.pseudonymise import ANALYTICS_STATS_COLUMNS, PII_STATS_COLUMNS, split_personal
-from scv.golden.publish import merge_snapshot, with_content_hash
+from scv.golden.pseudonymise import (
+    ANALYTICS_COLUMNS,
+    ANALYTICS_STATS_COLUMNS,
+    PII_COLUMNS,
+    PII_STATS_COLUMNS,
+    split_personal,
+)
+from scv.golden.publish import HASH_COLUMN, merge_changes, merge_snapshot, with_content_hash
 from scv.golden.survivorship import build_golden, with_record_flags
 
 log = logging.getLogger(__name__)
@@ -46,7 +77,16 @@ XREF_COLUMNS = (
     "is_duplicate",
     "model_version",
 )
+XREF_TABLE = "customer_xref"
+XREF_KEYS = ["source_system", "source_record_id"]
+# The keys of gold rows an incremental publish deletes (with record and customer ids, so the
+# privacy jobs' deletes by key reach these tables too).
+DELETES_SUFFIX = "__deletes"
+XREF_DELETE_COLUMNS = (*XREF_KEYS, "record_id", "customer_id")
+DELETES_PROPERTIES = delta_io.stats_columns_property(["customer_id"])
 SUPPRESSION_TABLE = ("privacy", "suppression")
+FULL, INCREMENTAL = "full", "incremental"
+MODE_METADATA_KEY = "golden_mode"
 
 
 def definitions_dir(settings: Settings) -> str:
@@ -59,11 +99,25 @@ def definitions(settings: Settings) -> list[SurvivorshipPolicy]:
 
 def gold_tables(settings: Settings) -> list[tuple[str, list[str], dict[str, str]]]:
     """(table, MERGE keys, properties) of every table ``run`` stages and ``publish`` publishes."""
-    tables = [("customer_xref", ["source_system", "source_record_id"], XREF_PROPERTIES)]
+    tables = [(XREF_TABLE, list(XREF_KEYS), XREF_PROPERTIES)]
     for policy in definitions(settings):
         tables.append((policy.table, ["customer_id"], GOLDEN_PROPERTIES))
         tables.append((policy.pii_table, ["customer_id"], PII_PROPERTIES))
     return tables
+
+
+def staged_layouts(policies: list[SurvivorshipPolicy]) -> dict[str, tuple[str, ...]]:
+    """The columns of every staged (and so published) table."""
+    extra = (FINGERPRINT_COLUMN, HASH_COLUMN)
+    layouts = {XREF_TABLE: (*XREF_COLUMNS, *extra)}
+    for policy in policies:
+        layouts[policy.table] = (*ANALYTICS_COLUMNS, *extra)
+        layouts[policy.pii_table] = (*PII_COLUMNS, *extra)
+    return layouts
+
+
+def deletes_table(name: str) -> str:
+    return f"{name}{DELETES_SUFFIX}"
 
 
 def _suppression(spark: SparkSession, settings: Settings):
@@ -71,53 +125,201 @@ def _suppression(spark: SparkSession, settings: Settings):
     return spark.read.format("delta").load(path) if delta_io.table_exists(spark, path) else None
 
 
-def run(spark: SparkSession, settings: Settings, *, logical_date: str, run_id: str) -> dict:
+def _load(spark: SparkSession, path: str) -> DataFrame:
+    return spark.read.format("delta").load(path)
+
+
+def _as_flag(value: bool | str) -> bool:
+    """A job argument that may arrive as Airflow's rendered template text ("True"/"False")."""
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+def gold_layout_is_current(spark: SparkSession, settings: Settings, layouts: dict[str, tuple[str, ...]]) -> bool:
+    """Whether every gold table exists with exactly the columns this build stages."""
+    for name, columns in layouts.items():
+        path = settings.table_path("gold", name)
+        if not delta_io.table_exists(spark, path):
+            return False
+        if sorted(DeltaTable.forPath(spark, path).toDF().columns) != sorted(columns):
+            return False
+    return True
+
+
+def cross_reference(records: DataFrame, primary_golden: DataFrame) -> DataFrame:
+    """The cross-reference rows of ``records`` (with record flags), marking each customer's
+    golden source record of the primary definition."""
+    sources = primary_golden.select("customer_id", F.col("golden_source_record_id").alias("record_id"))
+    return (
+        records.join(sources.withColumn("is_golden_source", F.lit(True)), ["customer_id", "record_id"], "left")
+        .withColumn("is_golden_source", F.coalesce("is_golden_source", F.lit(False)))
+        .select(*XREF_COLUMNS)
+    )
+
+
+def _stage(frame: DataFrame, fingerprints: DataFrame, path: str, properties: dict[str, str], metadata: str) -> None:
+    staged = frame.join(fingerprints, "customer_id", "inner").select(*frame.columns, FINGERPRINT_COLUMN)
+    delta_io.overwrite(with_content_hash(staged), path, properties=properties, user_metadata=metadata)
+
+
+def _customers_to_restage(
+    spark: SparkSession,
+    settings: Settings,
+    policies: list[SurvivorshipPolicy],
+    fingerprints: DataFrame,
+    inputs: DataFrame,
+    suppression: DataFrame | None,
+) -> DataFrame:
+    """``customer_id`` of current customers whose golden rows in some gold table may differ
+    from what this build makes: fingerprint missing or different, or suppression contradicted."""
+    stale = []
+    for policy in policies:
+        for name in (policy.table, policy.pii_table):
+            stale.append(fingerprint_mismatches(fingerprints, _load(spark, settings.table_path("gold", name))))
+        stale.append(suppression_changed(_load(spark, settings.table_path("gold", policy.table)), suppression))
+    expected_xref = inputs.select(*XREF_KEYS, "customer_id").join(fingerprints, "customer_id")
+    stale.append(fingerprint_mismatches(expected_xref, _load(spark, settings.table_path("gold", XREF_TABLE)), XREF_KEYS))
+    return reduce(DataFrame.unionByName, stale).distinct().join(fingerprints.select("customer_id"), "customer_id", "left_semi")
+
+
+def _gone_keys(spark: SparkSession, settings: Settings, name: str, inputs: DataFrame, customers: DataFrame) -> DataFrame:
+    """The keys of ``gold/<name>`` this build no longer produces (empty while there is no table)."""
+    path = settings.table_path("gold", name)
+    if name == XREF_TABLE:
+        if not delta_io.table_exists(spark, path):
+            return spark.createDataFrame([], ", ".join(f"{c} string" for c in XREF_DELETE_COLUMNS))
+        published = _load(spark, path).select(*XREF_DELETE_COLUMNS)
+        return published.join(inputs.select(*XREF_KEYS), XREF_KEYS, "left_anti")
+    if not delta_io.table_exists(spark, path):
+        return spark.createDataFrame([], "customer_id string")
+    return _load(spark, path).select("customer_id").join(customers, "customer_id", "left_anti")
+
+
+def _counts(frame: DataFrame) -> dict[str, int]:
+    row = frame.agg(
+        F.count("*").alias("customers"),
+        F.sum(F.col("email_contactable").cast("int")).alias("email_contactable"),
+        F.sum(F.col("postal_contactable").cast("int")).alias("postal_contactable"),
+    ).first()
+    return {k: int(row[k] or 0) for k in ("customers", "email_contactable", "postal_contactable")}
+
+
+def run(
+    spark: SparkSession,
+    settings: Settings,
+    *,
+    logical_date: str,
+    run_id: str,
+    full_rebuild: bool | str = False,
+) -> dict:
     """Stage every golden definition, its personal table and the cross-reference.
 
-    Needs the HMAC key (:func:`scv.privacy.keyed_hash.resolve_hmac_key`) for the keyed hashes.
+    Incremental unless ``full_rebuild`` (a bool, or Airflow's "True"/"False") or a gold table is
+    missing or laid out differently (see the module docs). Summary: ``customers`` and each
+    definition's ``customers`` / ``email_contactable`` / ``postal_contactable`` count the golden
+    table as it is after publishing this staging; ``customers_staged`` and ``customers_deleted``
+    what this run changes; ``mode``. Needs the HMAC key (:func:`scv.privacy.keyed_hash.resolve_hmac_key`).
     """
     from scv.privacy.keyed_hash import resolve_hmac_key
 
     key = resolve_hmac_key()
-    silver = spark.read.format("delta").load(settings.table_path("silver", "person_records"))
-    assignment = spark.read.format("delta").load(settings.table_path("silver", "record_customer"))
-    records = with_record_flags(silver.join(assignment, "record_id", "inner")).persist()
-    suppression = _suppression(spark, settings)
-    summary: dict = {"logical_date": logical_date, "run_id": run_id, "records": records.count(), "definitions": {}}
     policies = definitions(settings)
     primary = next((p for p in policies if p.table == PRIMARY_TABLE), policies[0])
+    layouts = staged_layouts(policies)
+    mode = FULL if _as_flag(full_rebuild) or not gold_layout_is_current(spark, settings, layouts) else INCREMENTAL
+    metadata = json.dumps({MODE_METADATA_KEY: mode, "build": uuid.uuid4().hex, "logical_date": logical_date, "run_id": run_id})
+
+    silver = _load(spark, settings.table_path("silver", "person_records"))
+    assignment = _load(spark, settings.table_path("silver", "record_customer"))
+    inputs = golden_inputs(silver, assignment).persist()
+    fingerprints = customer_fingerprints(inputs, run_digest(policies, key)).persist()
+    customers = fingerprints.select("customer_id")
+    suppression = _suppression(spark, settings)
+    if mode == INCREMENTAL:
+        affected = _customers_to_restage(spark, settings, policies, fingerprints, inputs, suppression).persist()
+        records = inputs.join(affected, "customer_id", "left_semi")
+    else:
+        affected = customers
+        records = inputs
+    records = with_record_flags(records).persist()
+    summary: dict = {
+        "logical_date": logical_date,
+        "run_id": run_id,
+        "mode": mode,
+        "records": inputs.count(),
+        "customers_staged": affected.count(),
+        "definitions": {},
+    }
+    # The deletes first, the staged rows last: the staged table's commit says what publish does.
+    # (Delta skips committing an empty table over an empty one, so only the staged rows carry
+    # the build's metadata reliably.)
+    deleted_customers = []
+    for name in layouts:
+        gone = _gone_keys(spark, settings, name, inputs, customers)
+        delta_io.overwrite(gone, settings.table_path("staging", deletes_table(name)), properties=DELETES_PROPERTIES)
+        if name != XREF_TABLE:
+            deleted_customers.append(_load(spark, settings.table_path("staging", deletes_table(name))))
+    gone_customers = reduce(DataFrame.unionByName, deleted_customers).distinct()
+    summary["customers_deleted"] = gone_customers.count()
+
     for policy in policies:
         golden = build_golden(records, policy).persist()
         if policy is primary:
-            sources = golden.select("customer_id", F.col("golden_source_record_id").alias("record_id"))
-            xref = (
-                records.join(sources.withColumn("is_golden_source", F.lit(True)), ["customer_id", "record_id"], "left")
-                .withColumn("is_golden_source", F.coalesce("is_golden_source", F.lit(False)))
-                .select(*XREF_COLUMNS)
-            )
-            delta_io.overwrite(with_content_hash(xref), settings.table_path("staging", "customer_xref"), properties=XREF_PROPERTIES)
+            _stage(cross_reference(records, golden), fingerprints, settings.table_path("staging", XREF_TABLE),
+                   XREF_PROPERTIES, metadata)
         analytics, personal = split_personal(golden, key, suppression)
-        delta_io.overwrite(with_content_hash(analytics), settings.table_path("staging", policy.table), properties=GOLDEN_PROPERTIES)
-        delta_io.overwrite(with_content_hash(personal), settings.table_path("staging", policy.pii_table), properties=PII_PROPERTIES)
-        staged = spark.read.format("delta").load(settings.table_path("staging", policy.table))
-        counts = staged.agg(
-            F.count("*").alias("customers"),
-            F.sum(F.col("email_contactable").cast("int")).alias("email_contactable"),
-            F.sum(F.col("postal_contactable").cast("int")).alias("postal_contactable"),
-        ).first()
-        summary["definitions"][policy.table] = {k: int(counts[k] or 0) for k in ("customers", "email_contactable", "postal_contactable")}
+        _stage(analytics, fingerprints, settings.table_path("staging", policy.table), GOLDEN_PROPERTIES, metadata)
+        _stage(personal, fingerprints, settings.table_path("staging", policy.pii_table), PII_PROPERTIES, metadata)
+        staged = _load(spark, settings.table_path("staging", policy.table))
+        counts = _counts(staged)
+        if mode == INCREMENTAL:
+            # The rows gold keeps: every published customer neither restaged nor deleted.
+            kept = _counts(
+                _load(spark, settings.table_path("gold", policy.table))
+                .join(affected, "customer_id", "left_anti")
+                .join(gone_customers, "customer_id", "left_anti")
+            )
+            counts = {k: counts[k] + kept[k] for k in counts}
+        summary["definitions"][policy.table] = counts
         golden.unpersist()
-        log.info("staged %s and %s: %s", policy.table, policy.pii_table, summary["definitions"][policy.table])
+        log.info("staged %s and %s (%s): %s", policy.table, policy.pii_table, mode, summary["definitions"][policy.table])
     records.unpersist()
+    if mode == INCREMENTAL:
+        affected.unpersist()
+    fingerprints.unpersist()
+    inputs.unpersist()
     summary["customers"] = summary["definitions"][primary.table]["customers"]
+    log.info("build_golden %s: %d customer(s) staged, %d deleted, %d in total", mode, summary["customers_staged"],
+             summary["customers_deleted"], summary["customers"])
     return summary
 
 
+def staged_metadata(spark: SparkSession, path: str) -> dict:
+    """The build metadata of the latest staging commit that has it (later commits, such as a
+    privacy job's DELETE, keep the staging's meaning); ``{}`` for a staging written without."""
+    history = DeltaTable.forPath(spark, path).history().select("version", "userMetadata")
+    for row in history.where(F.col("userMetadata").contains(MODE_METADATA_KEY)).orderBy(F.col("version").desc()).limit(1).collect():
+        return json.loads(row.userMetadata)
+    return {}
+
+
 def publish(spark: SparkSession, settings: Settings, *, logical_date: str, run_id: str) -> dict:
-    """MERGE every staged snapshot into gold (after the gold gates passed); idempotent."""
-    result = {}
+    """Publish every staged table into gold (after the gold gates passed); idempotent.
+
+    A full staging is MERGEd as a snapshot; an incremental one as changes plus its deletes.
+    """
+    result: dict = {}
+    modes = set()
     for name, keys, properties in gold_tables(settings):
-        staged = spark.read.format("delta").load(settings.table_path("staging", name))
-        result[name] = merge_snapshot(staged, settings.table_path("gold", name), keys, properties)
-        log.info("published gold/%s: %s", name, result[name])
-    return {"logical_date": logical_date, "run_id": run_id, **result}
+        staged_path = settings.table_path("staging", name)
+        staged = _load(spark, staged_path)
+        metadata = staged_metadata(spark, staged_path)
+        mode = metadata.get(MODE_METADATA_KEY, FULL)
+        modes.add(mode)
+        target = settings.table_path("gold", name)
+        if mode == INCREMENTAL:
+            deletes = _load(spark, settings.table_path("staging", deletes_table(name)))
+            result[name] = merge_changes(staged, deletes, target, keys)
+        else:
+            result[name] = merge_snapshot(staged, target, keys, properties)
+        log.info("published gold/%s (%s): %s", name, mode, result[name])
+    return {"logical_date": logical_date, "run_id": run_id, "mode": "/".join(sorted(modes)), **result}
