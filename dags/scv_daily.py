@@ -168,7 +168,7 @@ with DAG(
     build_golden = ScvSparkJobOperator(
         task_id="build_golden",
         job="build_golden",
-        job_kwargs=RUN,
+        job_kwargs={**RUN, "full_rebuild": "{{ params.full_rebuild }}"},
         doc_md="Survivorship: stage customer_xref and every golden definition's analytics and personal "
         "tables (" + ", ".join(f"`{d.table}`/`{d.pii_table}`" for d in golden_definitions) + ") for the gold gate.",
     )
