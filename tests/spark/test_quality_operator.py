@@ -237,9 +237,14 @@ def test_data_docs_link_reads_the_url_the_task_pushed(monkeypatch):
     assert calls == [("ti-key", XCOM_DATA_DOCS_URL)]
 
 
-def test_data_docs_link_survives_dag_serialization_without_a_plugin():
+def test_data_docs_link_survives_dag_serialization_without_a_plugin(monkeypatch):
     from airflow.sdk import DAG
     from airflow.serialization.serialized_objects import DagSerialization
+
+    # The API server deserializes with links. Airflow keeps that switch in a class attribute that
+    # a scheduler-side read (SerializedDagModel with load_op_links=False, as in an earlier
+    # dag.test() of this process) leaves False, so set it as the server has it.
+    monkeypatch.setattr(DagSerialization, "_load_operator_extra_links", True)
 
     with DAG("dq_link_check", schedule=None) as dag:
         DataQualityGateOperator(task_id="gate", table_path="bronze/crm", suite="bronze_crm")
