@@ -400,21 +400,6 @@ def test_prediction_still_fails_over_budget_when_the_bound_exceeds_it(spark, dat
     assert raised.value.total == sum(counts.values())
 
 
-def test_splink_tables_have_a_partition_per_core_even_the_smallest(spark):
-    """Splink cuts its u-sampling records to a quarter and its blocked id pairs to a sixth of
-    the repartition number: each must still have a partition per core, or one core idles."""
-    import math
-
-    from scv.linkage._backend import SplinkSession
-
-    cores = spark.sparkContext.defaultParallelism
-    with SplinkSession(spark, LinkageConfig()) as session:
-        partitions = session.db_api.num_partitions_on_repartition
-    assert math.ceil(partitions / 6) >= cores
-    with SplinkSession(spark, dataclasses.replace(LinkageConfig(), spark_num_partitions_on_repartition=3)) as session:
-        assert session.db_api.num_partitions_on_repartition == 3
-
-
 def test_blocking_field_coverage_warns_about_a_missing_field_and_a_dominant_value(spark, data):
     from scv.linkage.blocking import blocking_field_coverage
 

@@ -36,21 +36,6 @@ logger = logging.getLogger(__name__)
 _METHODS_WRITING_FILES = ("parquet",)
 
 
-def partitions_on_repartition(spark: SparkSession, config: LinkageConfig) -> int:
-    """Partitions Splink gives the tables it repartitions: the configured number, or six per core.
-
-    Splink repartitions its intermediate tables to a fraction of one number: all of it for the
-    scored pairs, a quarter for the u-sampling records, a sixth for the blocked id pairs. Its
-    default, half of ``spark.sql.shuffle.partitions``, is 2 with scv's 4 shuffle partitions on a
-    2-core machine, so the u sample (whose cartesian comparison is one task per partition of it)
-    and the blocked id pairs would be a single partition: one core busy. Six per core gives
-    every such table at least one partition per core.
-    """
-    if config.spark_num_partitions_on_repartition:
-        return config.spark_num_partitions_on_repartition
-    return 6 * max(1, spark.sparkContext.defaultParallelism)
-
-
 class SplinkSession:
     """Context manager owning one ``SparkAPI`` for the duration of one linkage step.
 
@@ -83,7 +68,7 @@ class SplinkSession:
         self.db_api = SparkAPI(
             spark_session=self.spark,
             break_lineage_method=method,
-            num_partitions_on_repartition=partitions_on_repartition(self.spark, self.config),
+            num_partitions_on_repartition=self.config.spark_num_partitions_on_repartition,
             repartition_after_blocking=self.config.spark_repartition_after_blocking,
         )
         return self

@@ -106,8 +106,7 @@ class LinkageConfig:
             unless the SparkContext already has a checkpoint directory; must be shared by
             driver and executors on a cluster (``None``: the local temporary directory).
         spark_num_partitions_on_repartition: partitions of Splink's repartitioned tables
-            (``None``: six per core of the SparkContext, see
-            :func:`scv.linkage._backend.partitions_on_repartition`).
+            (``None``: Splink's default, half of ``spark.sql.shuffle.partitions``).
         spark_repartition_after_blocking: Splink's option to repartition blocked pairs before
             scoring them (helps when a few blocks dominate).
     """
