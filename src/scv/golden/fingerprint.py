@@ -35,6 +35,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from scv.golden.policy import GOLDEN_ATTRIBUTES, SurvivorshipPolicy
+from scv.golden.pseudonymise import suppressed_customers
 
 FINGERPRINT_COLUMN = "_input_fingerprint"
 # Every silver/person_records column the golden build reads (survivorship, record flags,
@@ -125,17 +126,7 @@ def suppression_changed(published: DataFrame, suppression: DataFrame | None) -> 
     rows = published.select("customer_id", "email_hmac", "phone_hmac", "is_suppressed")
     if suppression is None:
         return rows.where(F.col("is_suppressed")).select("customer_id")
-    listed = suppression.where(F.col("identifier_type").isin("email", "phone")).select(
-        F.col("identifier_type").alias("_kind"), F.col("keyed_hash").alias("_hash")
-    ).distinct()
-    hits = (
-        rows.select("customer_id", F.lit("email").alias("_kind"), F.col("email_hmac").alias("_hash"))
-        .unionByName(rows.select("customer_id", F.lit("phone").alias("_kind"), F.col("phone_hmac").alias("_hash")))
-        .join(F.broadcast(listed), ["_kind", "_hash"], "left_semi")
-        .select("customer_id")
-        .distinct()
-        .withColumn("_listed", F.lit(True))
-    )
+    hits = suppressed_customers(rows, suppression).withColumn("_listed", F.lit(True))
     now = rows.join(hits, "customer_id", "left").withColumn("_listed", F.coalesce("_listed", F.lit(False)))
     return now.where(F.col("_listed") != F.col("is_suppressed")).select("customer_id")
 

@@ -72,6 +72,21 @@ def address_key(line1: Column, postcode: Column, country: Column) -> Column:
     return F.when(line1.isNotNull() & postcode.isNotNull(), F.concat_ws("|", *parts))
 
 
+def suppressed_customers(hashed: DataFrame, suppression: DataFrame) -> DataFrame:
+    """Distinct ``customer_id`` of the ``hashed`` rows (``email_hmac``, ``phone_hmac``) whose
+    e-mail or phone hash is on the suppression list (``identifier_type``, ``keyed_hash``)."""
+    listed = suppression.where(F.col("identifier_type").isin("email", "phone")).select(
+        F.col("identifier_type").alias("_kind"), F.col("keyed_hash").alias("_hash")
+    ).distinct()
+    return (
+        hashed.select("customer_id", F.lit("email").alias("_kind"), F.col("email_hmac").alias("_hash"))
+        .unionByName(hashed.select("customer_id", F.lit("phone").alias("_kind"), F.col("phone_hmac").alias("_hash")))
+        .join(F.broadcast(listed), ["_kind", "_hash"], "left_semi")
+        .select("customer_id")
+        .distinct()
+    )
+
+
 def split_personal(golden: DataFrame, key: bytes, suppression: DataFrame | None = None) -> tuple[DataFrame, DataFrame]:
     """(analytics, personal) frames of :func:`scv.golden.survivorship.build_golden`'s output.
 
@@ -84,17 +99,7 @@ def split_personal(golden: DataFrame, key: bytes, suppression: DataFrame | None 
         .withColumn("address_hmac", keyed_hash_column(address_key(F.col("address_line1"), F.col("postcode"), F.col("country")), key))
     )
     if suppression is not None:
-        listed = suppression.where(F.col("identifier_type").isin("email", "phone")).select(
-            F.col("identifier_type").alias("_kind"), F.col("keyed_hash").alias("_hash")
-        ).distinct()
-        hits = (
-            hashed.select("customer_id", F.lit("email").alias("_kind"), F.col("email_hmac").alias("_hash"))
-            .unionByName(hashed.select("customer_id", F.lit("phone").alias("_kind"), F.col("phone_hmac").alias("_hash")))
-            .join(F.broadcast(listed), ["_kind", "_hash"], "left_semi")
-            .select("customer_id")
-            .distinct()
-            .withColumn("is_suppressed", F.lit(True))
-        )
+        hits = suppressed_customers(hashed, suppression).withColumn("is_suppressed", F.lit(True))
         hashed = hashed.join(hits, "customer_id", "left").withColumn("is_suppressed", F.coalesce("is_suppressed", F.lit(False)))
     else:
         hashed = hashed.withColumn("is_suppressed", F.lit(False))
