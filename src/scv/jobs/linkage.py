@@ -147,6 +147,7 @@ def relink_scope(
     silver: DataFrame,
     previous_assignment: DataFrame,
     previous_pairs: DataFrame,
+    kept_pairs: DataFrame,
     changed: DataFrame,
     new_pairs: DataFrame | None,
     labels: DataFrame | None,
@@ -154,10 +155,11 @@ def relink_scope(
     """``record_id`` of every current record whose cluster an incremental run can change.
 
     A record is *touched* when it is new or changed, is an end of a newly scored pair or of a
-    pair that is gone (scored against a record that changed or disappeared), was removed, or is
-    named by a steward label. Every customer that held a touched record is re-clustered whole,
-    with the new and changed records: a cluster elsewhere has the same records and the same
-    pairs as before, so clustering it again would give it the same id, size and probabilities.
+    pair that is gone (``previous_pairs`` not in ``kept_pairs``: scored against a record that
+    changed or disappeared), was removed, or is named by a steward label. Every customer that
+    held a touched record is re-clustered whole, with the new and changed records: a cluster
+    elsewhere has the same records and the same pairs as before, so clustering it again would
+    give it the same id, size and probabilities.
     """
     def ends(pairs: DataFrame) -> DataFrame:
         return pairs.select(F.col("record_id_l").alias("record_id")).unionByName(
@@ -165,11 +167,7 @@ def relink_scope(
 
     keys = ["record_id_l", "record_id_r"]
     present = silver.select("record_id")
-    kept = previous_pairs.select(*keys).join(present.withColumnRenamed("record_id", "record_id_l"), "record_id_l", "left_semi") \
-        .join(present.withColumnRenamed("record_id", "record_id_r"), "record_id_r", "left_semi") \
-        .join(changed.withColumnRenamed("record_id", "record_id_l"), "record_id_l", "left_anti") \
-        .join(changed.withColumnRenamed("record_id", "record_id_r"), "record_id_r", "left_anti")
-    gone_pairs = previous_pairs.select(*keys).join(kept, keys, "left_anti")
+    gone_pairs = previous_pairs.select(*keys).join(kept_pairs.select(*keys), keys, "left_anti")
     removed = previous_assignment.select("record_id").join(present, "record_id", "left_anti")
     touched = changed.select("record_id").unionByName(ends(gone_pairs)).unionByName(removed)
     if new_pairs is not None:
@@ -287,7 +285,8 @@ def run(
         labels = current_labels(spark, settings)
         if incremental:
             # Only customers a change can reach are re-clustered; every other record keeps its row.
-            scope = relink_scope(silver, previous_assignment, previous_pairs, changed, new_pairs, labels).localCheckpoint()
+            scope = relink_scope(silver, previous_assignment, previous_pairs, kept_pairs, changed, new_pairs,
+                                 labels).localCheckpoint()
             scoped_records = silver.join(scope, "record_id", "left_semi")
             scoped_pairs = pairs.join(scope.select(F.col("record_id").alias("record_id_l")), "record_id_l", "left_semi").join(
                 scope.select(F.col("record_id").alias("record_id_r")), "record_id_r", "left_semi")
