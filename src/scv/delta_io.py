@@ -9,9 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+    MetadataChangedException,
+    ProtocolChangedException,
+)
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
+
+
+# What a CREATE raises when another writer created the table first (Delta's Python exceptions do
+# not share one base class).
+_CONCURRENT_CREATE_ERRORS = (
+    DeltaConcurrentModificationException,
+    ProtocolChangedException,
+    MetadataChangedException,
+    ConcurrentWriteException,
+    ConcurrentAppendException,
+)
 
 
 def table_exists(spark: SparkSession, path: str) -> bool:
@@ -33,7 +51,13 @@ def ensure_table(
     partition_by: Iterable[str] = (),
     properties: Mapping[str, str] | None = None,
 ) -> None:
-    """Create the Delta table at ``path`` with schema, partitioning and properties if absent."""
+    """Create the Delta table at ``path`` with schema, partitioning and properties if absent.
+
+    Tasks that run side by side (each source's bronze branch, writing its partition of the shared
+    quarantine, manifest and profile tables) may all find the table missing on a first run: one
+    creates it, the others' CREATE fails with Delta's concurrent-modification error and, the table
+    now being there, they go on to write into it.
+    """
     if table_exists(spark, path):
         return
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
@@ -42,7 +66,11 @@ def ensure_table(
         builder = builder.partitionedBy(*partition_by)
     for key, value in (properties or {}).items():
         builder = builder.property(key, value)
-    builder.execute()
+    try:
+        builder.execute()
+    except _CONCURRENT_CREATE_ERRORS:
+        if not table_exists(spark, path):
+            raise
 
 
 def replace_where(

@@ -183,3 +183,34 @@ def test_the_timer_names_the_stage_an_exception_left():
                 raise RuntimeError("over budget")
     assert timer.failed_stage == "predict"
     assert set(timer.seconds) == {"cluster", "predict"}
+
+
+def test_stages_running_side_by_side_count_their_wall_time_once():
+    """Two threads in "ingest" at once (the DAG's parallel branches): ingest's seconds are the
+    union of their intervals, and the total is the wall time, not the sum."""
+    import threading
+
+    clock = FakeClock()
+    timer = StageTimer(clock=clock)
+    entered, leave = {n: threading.Event() for n in "ab"}, {n: threading.Event() for n in "ab"}
+    left = {n: threading.Event() for n in "ab"}
+
+    def branch(name, stage):
+        with timer.stage(stage):
+            entered[name].set()
+            leave[name].wait(5)
+        left[name].set()
+
+    threads = [threading.Thread(target=branch, args=("a", "ingest")), threading.Thread(target=branch, args=("b", "ingest"))]
+    threads[0].start(); entered["a"].wait(5)           # a: ingest from 0
+    clock.now = 1; threads[1].start(); entered["b"].wait(5)  # b: ingest from 1
+    clock.now = 4; leave["a"].set(); left["a"].wait(5)       # a leaves at 4
+    clock.now = 6; leave["b"].set(); left["b"].wait(5)       # b leaves at 6
+    for thread in threads:
+        thread.join(5)
+    clock.now = 7
+    with timer.stage("validate"):  # after both: 7..9
+        clock.now = 9
+    assert timer.seconds == {"ingest": 6, "validate": 2}
+    assert timer.inclusive_seconds["ingest"] == 6
+    assert timer.total_seconds == 8  # 0..6 and 7..9; the idle second between is not in a stage

@@ -10,6 +10,14 @@ names) run one after the other in one Spark session, each timed as a stage:
 
 ``ingest, profile, validate (all gates), standardise, train, predict, cluster, review, golden, gold``.
 
+Where the DAG has parallel branches, they run side by side here too, from threads of the one
+session (:func:`scv.concurrent_spark.run_concurrently`, at most :data:`DAG_BRANCHES` at once):
+the five sources' bronze chains (ingest, gate, profile), and ``steward_review`` beside
+``build_golden`` and what follows it. Great Expectations keeps one current project per process, so the gates take
+turns (in Airflow each task is its own process). Stages that ran side by side overlap in time:
+a stage's seconds are the wall time during which any of its calls ran, and the run's total is
+its wall time (:class:`scv.bench.timing.StageTimer`).
+
 Training is the explicit ``train_linkage_model`` job with ``approve_model=True`` (what the
 DAG's bootstrap does inside ``link_records`` on a first run), so that its time is its own
 stage. ``predict`` is the time spent inside ``predict_pairs``/``predict_incremental`` called
@@ -20,12 +28,15 @@ measures the whole flow even on data the gates reject, and reports the failure.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
 
+from scv.concurrent_spark import run_concurrently
 from scv.bench.timing import StageTimer, instrumented, timed_as, timed_detail
 from scv.config import Settings
 from scv.contracts import load_contracts
@@ -37,6 +48,9 @@ STAGES = ("ingest", "profile", "validate", "standardise", "train", "predict", "c
 LINKAGE_STAGES = ("train", "predict", "cluster")
 
 SILVER_GATE = ("silver/person_records", "silver_person_records")
+# The branches of scv_daily Airflow runs side by side (each source's bronze chain; steward_review
+# beside build_golden), run here from that many threads of the one session.
+DAG_BRANCHES = 4
 GOLD_GATES = (("staging/customer_xref", "gold_customer_xref"), ("staging/customer_golden", "gold_customer_golden"))
 
 
@@ -53,17 +67,20 @@ def run_daily(
     *,
     run_id: str,
     train: bool,
+    branches: int = DAG_BRANCHES,
 ) -> dict[str, Any]:
     """Run the daily flow for ``logical_date``; returns every job's summary and the gates'
-    statuses. ``train`` runs ``train_linkage_model`` (approving the model) before linking."""
+    statuses. ``train`` runs ``train_linkage_model`` (approving the model) before linking.
+    ``branches``: how many of the DAG's parallel branches run at once (1: one after the other)."""
     from scv.quality.gate import RunInfo, run_gate
     import scv.jobs.linkage as linkage_job
 
     run = {"logical_date": logical_date, "run_id": run_id}
+    gx_turn = threading.Lock()
     summaries: dict[str, Any] = {"gates": {}}
 
     def gate(task_id: str, table_path: str, suite: str, row_filter: str | None = None) -> None:
-        with timer.stage("validate"):
+        with gx_turn, timer.stage("validate"):
             outcome = run_gate(
                 spark, settings, table_path=table_path, suite=suite, row_filter=row_filter,
                 run=RunInfo(run_id=run_id, dag_id="scv_daily", task_id=task_id, try_number=1),
@@ -76,14 +93,19 @@ def run_daily(
     contracts = load_contracts(settings.sources_dir)
     if contracts.errors:
         raise ValueError(f"broken source contracts: {sorted(contracts.errors)}")
-    summaries["bronze"] = {}
-    for name in contracts.contracts:
+
+    def bronze_branch(name: str) -> dict[str, Any]:
         with timer.stage("ingest"):
-            summaries["bronze"][name] = resolve("bronze_ingest")(spark, settings, source=name, **run)
+            summary = resolve("bronze_ingest")(spark, settings, source=name, **run)
         gate(f"bronze.gate_bronze_{name}", f"bronze/{name}", _bronze_suite(settings, name),
              row_filter=f"_logical_date = '{logical_date}'")
         with timer.stage("profile"):
             resolve("profile_bronze")(spark, settings, source=name, **run)
+        return summary
+
+    summaries["bronze"] = run_concurrently(
+        spark, {name: functools.partial(bronze_branch, name) for name in contracts.contracts}, max_workers=branches
+    )
 
     with timer.stage("standardise"):
         summaries["silver"] = resolve("silver_standardise")(spark, settings, **run)
@@ -98,12 +120,18 @@ def run_daily(
             timer.stage("cluster"):
         summaries["link"] = resolve("link_records")(spark, settings, full_relink=False, bootstrap_model=False, **run)
 
-    with timer.stage("review"):
-        summaries["review"] = resolve("steward_review")(spark, settings, **run)
-    with timer.stage("golden"):
-        summaries["golden"] = resolve("build_golden")(spark, settings, **run)
-    for table_path, suite in GOLD_GATES:
-        gate(f"gate_gold.{table_path.split('/')[-1]}", table_path, suite)
-    with timer.stage("gold"):
-        summaries["gold"] = resolve("publish_gold")(spark, settings, **run)
+    def review_branch() -> dict[str, Any]:
+        with timer.stage("review"):
+            return resolve("steward_review")(spark, settings, **run)
+
+    def golden_branch() -> dict[str, Any]:
+        with timer.stage("golden"):
+            summaries["golden"] = resolve("build_golden")(spark, settings, **run)
+        for table_path, suite in GOLD_GATES:
+            gate(f"gate_gold.{table_path.split('/')[-1]}", table_path, suite)
+        with timer.stage("gold"):
+            return resolve("publish_gold")(spark, settings, **run)
+
+    done = run_concurrently(spark, {"review": review_branch, "gold": golden_branch}, max_workers=branches)
+    summaries.update(done)
     return summaries

@@ -22,6 +22,7 @@ Every golden and cross-reference row carries its customer's ``_input_fingerprint
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from scv import delta_io
+from scv.concurrent_spark import run_concurrently
 from scv.config import Settings
 from scv.golden.fingerprint import (
     FINGERPRINT_COLUMN,
@@ -252,25 +254,34 @@ def run(
     # The deletes first, the staged rows last: the staged table's commit says what publish does.
     # (Delta skips committing an empty table over an empty one, so only the staged rows carry
     # the build's metadata reliably.)
-    deleted_customers = []
-    for name in layouts:
+    # Every table is its own Delta transaction: each group is written concurrently.
+    def write_gone(name: str) -> None:
         gone = _gone_keys(spark, settings, name, inputs, customers)
         delta_io.overwrite(gone, settings.table_path("staging", deletes_table(name)), properties=DELETES_PROPERTIES)
-        if name != XREF_TABLE:
-            deleted_customers.append(_load(spark, settings.table_path("staging", deletes_table(name))))
-    gone_customers = reduce(DataFrame.unionByName, deleted_customers).distinct()
+
+    run_concurrently(spark, {name: functools.partial(write_gone, name) for name in layouts})
+    gone_customers = reduce(
+        DataFrame.unionByName,
+        [_load(spark, settings.table_path("staging", deletes_table(name))) for name in layouts if name != XREF_TABLE],
+    ).distinct()
     summary["customers_deleted"] = gone_customers.count()
 
+    goldens = {policy.table: build_golden(records, policy).persist() for policy in policies}
+    stages = {}
     for policy in policies:
-        golden = build_golden(records, policy).persist()
+        golden = goldens[policy.table]
         if policy is primary:
-            _stage(cross_reference(records, golden), fingerprints, settings.table_path("staging", XREF_TABLE),
-                   XREF_PROPERTIES, metadata)
+            stages[XREF_TABLE] = (cross_reference(records, golden), XREF_PROPERTIES)
         analytics, personal = split_personal(golden, key, suppression)
-        _stage(analytics, fingerprints, settings.table_path("staging", policy.table), GOLDEN_PROPERTIES, metadata)
-        _stage(personal, fingerprints, settings.table_path("staging", policy.pii_table), PII_PROPERTIES, metadata)
-        staged = _load(spark, settings.table_path("staging", policy.table))
-        counts = _counts(staged)
+        stages[policy.table] = (analytics, GOLDEN_PROPERTIES)
+        stages[policy.pii_table] = (personal, PII_PROPERTIES)
+    run_concurrently(spark, {
+        name: functools.partial(_stage, frame, fingerprints, settings.table_path("staging", name), properties, metadata)
+        for name, (frame, properties) in stages.items()
+    })
+
+    def definition_counts(policy: SurvivorshipPolicy) -> dict[str, int]:
+        counts = _counts(_load(spark, settings.table_path("staging", policy.table)))
         if mode == INCREMENTAL:
             # The rows gold keeps: every published customer neither restaged nor deleted.
             kept = _counts(
@@ -279,8 +290,14 @@ def run(
                 .join(gone_customers, "customer_id", "left_anti")
             )
             counts = {k: counts[k] + kept[k] for k in counts}
-        summary["definitions"][policy.table] = counts
-        golden.unpersist()
+        return counts
+
+    summary["definitions"] = run_concurrently(
+        spark,
+        {policy.table: functools.partial(definition_counts, policy) for policy in policies}
+    )
+    for policy in policies:
+        goldens[policy.table].unpersist()
         log.info("staged %s and %s (%s): %s", policy.table, policy.pii_table, mode, summary["definitions"][policy.table])
     records.unpersist()
     if mode == INCREMENTAL:
@@ -307,19 +324,24 @@ def publish(spark: SparkSession, settings: Settings, *, logical_date: str, run_i
 
     A full staging is MERGEd as a snapshot; an incremental one as changes plus its deletes.
     """
-    result: dict = {}
-    modes = set()
-    for name, keys, properties in gold_tables(settings):
+    def publish_table(name: str, keys: list[str], properties: dict[str, str]) -> tuple[str, dict]:
         staged_path = settings.table_path("staging", name)
         staged = _load(spark, staged_path)
-        metadata = staged_metadata(spark, staged_path)
-        mode = metadata.get(MODE_METADATA_KEY, FULL)
-        modes.add(mode)
+        mode = staged_metadata(spark, staged_path).get(MODE_METADATA_KEY, FULL)
         target = settings.table_path("gold", name)
         if mode == INCREMENTAL:
             deletes = _load(spark, settings.table_path("staging", deletes_table(name)))
-            result[name] = merge_changes(staged, deletes, target, keys)
+            published = merge_changes(staged, deletes, target, keys)
         else:
-            result[name] = merge_snapshot(staged, target, keys, properties)
-        log.info("published gold/%s (%s): %s", name, mode, result[name])
+            published = merge_snapshot(staged, target, keys, properties)
+        log.info("published gold/%s (%s): %s", name, mode, published)
+        return mode, published
+
+    # Each table is its own Delta transaction: they are MERGEd concurrently (scv.concurrent_spark).
+    outcomes = run_concurrently(
+        spark,
+        {name: functools.partial(publish_table, name, keys, properties) for name, keys, properties in gold_tables(settings)}
+    )
+    modes = {mode for mode, _ in outcomes.values()}
+    result = {name: published for name, (_, published) in outcomes.items()}
     return {"logical_date": logical_date, "run_id": run_id, "mode": "/".join(sorted(modes)), **result}

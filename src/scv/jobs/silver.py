@@ -40,6 +40,7 @@ incremental day does not scan the whole table for them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import datetime as dt
 import hashlib
 import importlib.resources
@@ -56,6 +57,7 @@ from pyspark.sql import functions as F
 
 from scv import delta_io
 from scv.canonical import EVENT_COLUMNS, event_keys, events, person_record_ids, person_records
+from scv.concurrent_spark import run_concurrently
 from scv.config import Settings
 from scv.contracts import SourceContract, load_contracts
 from scv.jobs import parse_date
@@ -306,18 +308,25 @@ def run(
     persons = [c for c in contracts.persons() if delta_io.table_exists(spark, settings.table_path("bronze", c.name))]
     if not persons:
         raise RuntimeError(f"no bronze table of any person source under {settings.lakehouse_root}/bronze")
-    person_write, report = _person_records(spark, settings, persons, day, requested_full=requested_full)
+    event_sources = [c for c in contracts.events() if delta_io.table_exists(spark, settings.table_path("bronze", c.name))]
+
+    def write_events() -> tuple[TableWrite, int]:
+        write = _events(spark, settings, event_sources, day, requested_full=requested_full)
+        return write, spark.read.format("delta").load(settings.table_path("silver", "events")).count()
+
+    # The two tables share no input they write: they are built concurrently (scv.concurrent_spark).
+    tasks = {"person_records": functools.partial(_person_records, spark, settings, persons, day, requested_full=requested_full)}
+    if event_sources:
+        tasks["events"] = write_events
+    written = run_concurrently(spark, tasks)
+    person_write, report = written["person_records"]
     log.info(
         "silver person_records (%s%s): %d delivered, %d written, %d deleted; written rows: %s",
         person_write.mode, f": {person_write.full_rebuild_reason}" if person_write.full_rebuild_reason else "",
         person_write.delivered, person_write.written, person_write.deleted, report,
     )
-
-    event_sources = [c for c in contracts.events() if delta_io.table_exists(spark, settings.table_path("bronze", c.name))]
-    event_count, event_write = 0, None
-    if event_sources:
-        event_write = _events(spark, settings, event_sources, day, requested_full=requested_full)
-        event_count = spark.read.format("delta").load(settings.table_path("silver", "events")).count()
+    event_write, event_count = written.get("events", (None, 0))
+    if event_write is not None:
         log.info("silver events (%s): %d written, %d deleted, %d in the table, from %s", event_write.mode,
                  event_write.written, event_write.deleted, event_count, [c.name for c in event_sources])
     return {
