@@ -116,6 +116,24 @@ def append(df: DataFrame, path: str, partition_by: Iterable[str] = (), propertie
     df.write.format("delta").mode("append").option("mergeSchema", "true").save(path)
 
 
+# Deletion vectors: a DELETE, UPDATE or MERGE marks the rows it removes instead of rewriting every
+# file that holds one. A daily MERGE touching 1-2% of a table's rows, spread over all its files,
+# then writes the changed rows only. Removed rows stay in their files until REORG ... APPLY
+# (PURGE), which the privacy jobs run (scv.privacy.retention.purge_deleted_rows).
+DELETION_VECTORS = {"delta.enableDeletionVectors": "true"}
+
+
+def ensure_properties(spark: SparkSession, path: str, properties: Mapping[str, str]) -> bool:
+    """Set the table properties of ``properties`` that the table at ``path`` lacks or holds with
+    another value (tables created before a property was introduced); returns whether it did."""
+    current = DeltaTable.forPath(spark, path).detail().select("properties").first()["properties"] or {}
+    missing = {k: v for k, v in properties.items() if current.get(k) != v}
+    if missing:
+        settings = ", ".join(f"{sql_literal(k)} = {sql_literal(v)}" for k, v in sorted(missing.items()))
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({settings})")
+    return bool(missing)
+
+
 def stats_columns_property(columns: Iterable[str]) -> dict[str, str]:
     """Table property limiting Delta's per-file min/max statistics to non-personal columns."""
     return {"delta.dataSkippingStatsColumns": ",".join(columns)}

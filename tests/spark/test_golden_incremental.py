@@ -175,6 +175,9 @@ def test_a_gold_row_lost_outside_the_pipeline_is_restaged(spark, lakes):
     golden_job.publish(spark, daily, **run)
     expected = gold_rows(spark, daily, "customer_service_pii")
     DeltaTable.forPath(spark, daily.table_path("gold", "customer_service_pii")).delete("customer_id = 'C2'")
+    # A gold table from before deletion vectors: publishing turns them on.
+    spark.sql(f"ALTER TABLE delta.`{daily.table_path('gold', 'customer_xref')}` "
+              "SET TBLPROPERTIES ('delta.enableDeletionVectors' = 'false')")
 
     healed = golden_job.run(spark, daily, logical_date="2026-01-11", run_id="r2")
     assert (healed["mode"], healed["customers_staged"]) == ("incremental", 1)
@@ -182,6 +185,8 @@ def test_a_gold_row_lost_outside_the_pipeline_is_restaged(spark, lakes):
     assert published["customer_service_pii"] == {"inserted": 1, "updated": 0, "deleted": 0}
     assert published["customer_golden"] == {"inserted": 0, "updated": 0, "deleted": 0}
     assert gold_rows(spark, daily, "customer_service_pii") == expected
+    xref = DeltaTable.forPath(spark, daily.table_path("gold", "customer_xref")).detail().first()
+    assert xref.properties["delta.enableDeletionVectors"] == "true"
 
 
 def test_a_changed_layout_or_definition_restages_everyone(spark, lakes, tmp_path):
@@ -216,3 +221,24 @@ def test_a_changed_layout_or_definition_restages_everyone(spark, lakes, tmp_path
     published = golden_job.publish(spark, changed, logical_date="2026-01-12", run_id="r3")
     assert published["customer_pii"].get("replaced_schema") == 1
     assert "_input_fingerprint" in spark.read.format("delta").load(path).columns
+
+
+def test_publishing_changes_marks_replaced_rows_with_deletion_vectors(spark, tmp_path):
+    """A daily publish updates a few rows spread over every file of a gold table: with deletion
+    vectors (on for every gold table) the MERGE writes those rows only, not the files' other rows."""
+    from scv.golden.publish import merge_changes, with_content_hash
+
+    path = str(tmp_path / "gold_table")
+    rows = with_content_hash(spark.createDataFrame([(f"C{i}", f"value {i}") for i in range(50)], "customer_id string, value string"))
+    for properties in (golden_job.XREF_PROPERTIES, golden_job.GOLDEN_PROPERTIES, golden_job.PII_PROPERTIES):
+        assert properties["delta.enableDeletionVectors"] == "true"
+    delta_io.overwrite(rows.coalesce(1), path, properties=delta_io.DELETION_VECTORS)
+    changed = with_content_hash(spark.createDataFrame([("C7", "new value"), ("C99", "new customer")], "customer_id string, value string"))
+    deletes = spark.createDataFrame([("C3",)], "customer_id string")
+
+    assert merge_changes(changed, deletes, path, ["customer_id"]) == {"inserted": 1, "updated": 1, "deleted": 1}
+    metrics = DeltaTable.forPath(spark, path).history(1).first().operationMetrics
+    assert int(metrics["numTargetDeletionVectorsAdded"]) == 1, metrics
+    assert (int(metrics["numTargetFilesRemoved"]), int(metrics["numTargetRowsCopied"])) == (0, 0), metrics
+    table = {r.customer_id: r.value for r in spark.read.format("delta").load(path).collect()}
+    assert len(table) == 50 and table["C7"] == "new value" and table["C99"] == "new customer" and "C3" not in table

@@ -48,9 +48,10 @@ STAGES = ("ingest", "profile", "validate", "standardise", "train", "predict", "c
 LINKAGE_STAGES = ("train", "predict", "cluster")
 
 SILVER_GATE = ("silver/person_records", "silver_person_records")
-# The branches of scv_daily Airflow runs side by side (each source's bronze chain; steward_review
-# beside build_golden), run here from that many threads of the one session.
-DAG_BRANCHES = 4
+# The branches of scv_daily that Airflow runs side by side (each source's bronze chain, all five at
+# once under Airflow's default max_active_tasks of 16; steward_review beside build_golden), run
+# here from at most this many threads of the one session.
+DAG_BRANCHES = 5
 GOLD_GATES = (("staging/customer_xref", "gold_customer_xref"), ("staging/customer_golden", "gold_customer_golden"))
 
 

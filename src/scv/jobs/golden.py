@@ -57,10 +57,11 @@ from scv.golden.survivorship import build_golden, with_record_flags
 
 log = logging.getLogger(__name__)
 
-# Personal columns never get min/max statistics in the Delta log.
-XREF_PROPERTIES = delta_io.stats_columns_property(["customer_id", "source_system", "cluster_size"])
-GOLDEN_PROPERTIES = delta_io.stats_columns_property(ANALYTICS_STATS_COLUMNS)
-PII_PROPERTIES = delta_io.stats_columns_property(PII_STATS_COLUMNS)
+# Personal columns never get min/max statistics in the Delta log. Gold tables have deletion
+# vectors: a daily publish updates a few percent of the rows, spread over every file.
+XREF_PROPERTIES = {**delta_io.stats_columns_property(["customer_id", "source_system", "cluster_size"]), **delta_io.DELETION_VECTORS}
+GOLDEN_PROPERTIES = {**delta_io.stats_columns_property(ANALYTICS_STATS_COLUMNS), **delta_io.DELETION_VECTORS}
+PII_PROPERTIES = {**delta_io.stats_columns_property(PII_STATS_COLUMNS), **delta_io.DELETION_VECTORS}
 XREF_COLUMNS = (
     "source_system",
     "source_record_id",
@@ -329,6 +330,8 @@ def publish(spark: SparkSession, settings: Settings, *, logical_date: str, run_i
         staged = _load(spark, staged_path)
         mode = staged_metadata(spark, staged_path).get(MODE_METADATA_KEY, FULL)
         target = settings.table_path("gold", name)
+        if delta_io.table_exists(spark, target):
+            delta_io.ensure_properties(spark, target, properties)  # a table made before a property existed
         if mode == INCREMENTAL:
             deletes = _load(spark, settings.table_path("staging", deletes_table(name)))
             published = merge_changes(staged, deletes, target, keys)

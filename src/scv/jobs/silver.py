@@ -72,14 +72,13 @@ PERSON_KEYS = ("record_id",)
 EVENT_KEYS = ("source_system", "event_id")
 
 INPUTS_FINGERPRINT_PROPERTY = "scv.silver.inputsFingerprint"
-_DELETION_VECTORS = {"delta.enableDeletionVectors": "true"}
 SILVER_PERSON_PROPERTIES = {
     **delta_io.stats_columns_property(["record_id", "source_system", "updated_at", SILVER_LOGICAL_DATE]),
-    **_DELETION_VECTORS,
+    **delta_io.DELETION_VECTORS,
 }
 SILVER_EVENT_PROPERTIES = {
     **delta_io.stats_columns_property(["source_system", "event_time", "event_type", "product_category"]),
-    **_DELETION_VECTORS,
+    **delta_io.DELETION_VECTORS,
 }
 
 INCREMENTAL = "incremental"
