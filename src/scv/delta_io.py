@@ -7,6 +7,8 @@ are kept out of the per-file statistics in the transaction log from the very fir
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable, Mapping
 
 from delta.exceptions import (
@@ -17,9 +19,13 @@ from delta.exceptions import (
     ProtocolChangedException,
 )
 from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+
+CREATE_RACE_WAIT_SECONDS = 30.0
+_CREATE_LOCKS: dict[str, threading.Lock] = {}
 
 # What a CREATE raises when another writer created the table first (Delta's Python exceptions do
 # not share one base class).
@@ -55,11 +61,21 @@ def ensure_table(
 
     Tasks that run side by side (each source's bronze branch, writing its partition of the shared
     quarantine, manifest and profile tables) may all find the table missing on a first run: one
-    creates it, the others' CREATE fails with Delta's concurrent-modification error and, the table
-    now being there, they go on to write into it.
+    creates it; another's CREATE fails (Delta's concurrent-modification error, or "location not
+    empty" while the first writer's log has no commit yet) and, once the table is there (waited
+    for up to ``CREATE_RACE_WAIT_SECONDS``), it goes on to write into it. Threads of one process
+    take turns per path, so among them the race does not happen at all.
     """
     if table_exists(spark, path):
         return
+    with _CREATE_LOCKS.setdefault(path, threading.Lock()):
+        if not table_exists(spark, path):
+            _create_table(spark, path, schema, partition_by, properties)
+
+
+def _create_table(
+    spark: SparkSession, path: str, schema: StructType, partition_by: Iterable[str], properties: Mapping[str, str] | None
+) -> None:
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
     partition_by = list(partition_by)
     if partition_by:
@@ -68,9 +84,14 @@ def ensure_table(
         builder = builder.property(key, value)
     try:
         builder.execute()
-    except _CONCURRENT_CREATE_ERRORS:
-        if not table_exists(spark, path):
+    except (*_CONCURRENT_CREATE_ERRORS, AnalysisException) as error:
+        if isinstance(error, AnalysisException) and error.getCondition() != "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION":
             raise
+        deadline = time.monotonic() + CREATE_RACE_WAIT_SECONDS
+        while not table_exists(spark, path):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def replace_where(

@@ -91,3 +91,18 @@ def test_writers_that_find_a_shared_table_missing_at_once_all_land_their_partiti
     run_concurrently(spark, {s: write(s) for s in sources}, max_workers=4)
     counts = {r.source_system: r["count"] for r in spark.read.format("delta").load(path).groupBy("source_system").count().collect()}
     assert counts == {s: 10 for s in sources}
+
+
+def test_creators_without_a_shared_lock_wait_for_the_table_another_one_created(spark, tmp_path):
+    """Separate processes (Airflow tasks) creating one table at once: the losers' CREATE fails with a
+    concurrent-modification or "location not empty" error, and they wait for the winner's table."""
+    from pyspark.sql import functions as F
+
+    from scv import delta_io
+
+    schema = spark.range(1).withColumn("source_system", F.lit("x")).schema
+    for attempt in range(4):
+        path = str(tmp_path / f"created_{attempt}")
+        run_concurrently(spark, {n: (lambda: delta_io._create_table(spark, path, schema, ["source_system"], None)) for n in "abcd"})
+        history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").collect()
+        assert [row.operation for row in history] == ["CREATE TABLE"], (attempt, history)
