@@ -103,6 +103,7 @@ def test_creators_without_a_shared_lock_wait_for_the_table_another_one_created(s
     schema = spark.range(1).withColumn("source_system", F.lit("x")).schema
     for attempt in range(4):
         path = str(tmp_path / f"created_{attempt}")
-        run_concurrently(spark, {n: (lambda: delta_io._create_table(spark, path, schema, ["source_system"], None)) for n in "abcd"})
+        run_concurrently(spark, {n: (lambda: delta_io._create_table(spark, path, schema, ["source_system"], None)) for n in "abcd"},
+                         max_workers=4)
         history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").collect()
         assert [row.operation for row in history] == ["CREATE TABLE"], (attempt, history)
