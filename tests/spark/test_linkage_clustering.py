@@ -131,3 +131,70 @@ def test_pairwise_metrics_without_pairs_are_perfect_not_undefined(spark):
     assert pairwise_metrics(singletons, truth) == {
         "precision": 1.0, "recall": 1.0, "f1": 1.0, "tp": 0, "fp": 0, "fn": 0,
     }
+
+
+# A father (f1, dated) and his namesake son (s1, dated) at one address: the son's record links to
+# the father's undated records f2 and f3; f1 and s1 were never scored as a pair.
+FAMILY = [("f1", "1957-02-04"), ("f2", None), ("f3", None), ("s1", "1996-07-23")]
+FAMILY_LINKS = [("f1", "f2", 0.99), ("f2", "f3", 0.99), ("f2", "s1", 0.999), ("f3", "s1", 0.96)]
+
+
+def _dated(spark, rows):
+    return spark.createDataFrame(rows, "record_id string, date_of_birth string").selectExpr(
+        "record_id", "CAST(date_of_birth AS DATE) AS date_of_birth"
+    )
+
+
+def _links(spark, rows):
+    return spark.createDataFrame(rows, "record_id_l string, record_id_r string, match_probability double")
+
+
+@pytest.mark.parametrize("method", ["driver", "label_propagation", "splink"])
+def test_members_of_a_cluster_with_conflicting_dates_of_birth_are_split(spark, method):
+    clusters = cluster_records(spark, _dated(spark, FAMILY), _links(spark, FAMILY_LINKS), 0.9, method=method)
+
+    cluster_of = {r["record_id"]: r["cluster_id"] for r in clusters.collect()}
+    assert cluster_of["f1"] != cluster_of["s1"]
+    # Greedy, strongest links first: s1 took f2 (0.999) before f1 could (0.99); f3 follows.
+    assert cluster_of["f2"] == cluster_of["f3"] == cluster_of["s1"]
+
+
+def test_without_the_check_the_chain_joins_father_and_son(spark):
+    config = LinkageConfig(cluster_conflicts=())
+    clusters = cluster_records(spark, _dated(spark, FAMILY), _links(spark, FAMILY_LINKS), 0.9, config=config)
+    assert {r["cluster_id"] for r in clusters.collect()} == {"f1"}
+
+
+def test_typos_in_a_date_of_birth_are_not_conflicts(spark):
+    # Day and month transposed, a day off (same year); and in a second cluster another year with
+    # the same day and month (a typo in the year): all are levels above the comparison's bottom
+    # one, so both clusters stay whole.
+    records = [("a", "1957-02-04"), ("b", None), ("c", "1957-04-02"), ("d", "1957-02-05"),
+               ("g", "1957-02-04"), ("h", None), ("i", "1975-02-04")]
+    links = [("a", "b", 0.99), ("b", "c", 0.99), ("b", "d", 0.99), ("g", "h", 0.99), ("h", "i", 0.99)]
+    clusters = cluster_records(spark, _dated(spark, records), _links(spark, links), 0.9)
+    cluster_of = {r["record_id"]: r["cluster_id"] for r in clusters.collect()}
+    assert cluster_of == {"a": "a", "b": "a", "c": "a", "d": "a", "g": "g", "h": "g", "i": "g"}
+
+
+def test_a_steward_link_overrides_a_date_of_birth_conflict(spark):
+    labels = spark.createDataFrame([("s1", "f1", True)], "record_id_l string, record_id_r string, is_match boolean")
+    clusters = cluster_records(
+        spark, _dated(spark, FAMILY), _links(spark, FAMILY_LINKS), 0.9, labels=labels
+    )
+    assert {r["cluster_id"] for r in clusters.collect()} == {"f1"}
+
+
+def test_clusters_above_the_size_limit_are_logged_not_checked(spark, caplog):
+    config = LinkageConfig(cluster_conflict_max_records=1 + 1)
+    records = FAMILY + [("f4", "1957-02-04")]
+    links = FAMILY_LINKS + [("f1", "f4", 0.99)]
+    with caplog.at_level("WARNING", logger="scv.linkage.clustering"):
+        clusters = cluster_records(spark, _dated(spark, records), _links(spark, links), 0.9, config=config)
+    assert {r["cluster_id"] for r in clusters.collect()} == {"f1"}
+    assert "1 cluster(s) with more than 2 dated records not checked (largest: 3)" in caplog.text
+
+
+def test_only_date_of_birth_conflicts_are_supported():
+    with pytest.raises(ValueError, match="cluster_conflicts supports"):
+        LinkageConfig(cluster_conflicts=("first_name",))

@@ -12,7 +12,12 @@ count too: a low minimum flags a cluster held together only through a chain of o
 Pairs that were never scored (not blocked together) do not. Singletons have nulls.
 
 The two records of a ``conflict`` pair are two people: with ``config.keep_conflicts_apart``
-no chain of links may join them either (they are treated as forced splits, below).
+no chain of links may join them either (they are treated as forced splits, below). Conflicts
+are also looked for *inside* every cluster (``config.cluster_conflicts``): two members whose
+dates of birth conflict are kept apart the same way, whether or not they were ever scored as a
+pair. A father and his namesake son at one address are the typical case: the son's record links
+to the father's records that have no date of birth, and only the two dated records, never
+scored together, show they are two people.
 
 Steward labels (``labels``: ``record_id_l, record_id_r, is_match``) override the model: a
 forced link joins its two records whatever their score; a forced split keeps its two records
@@ -89,30 +94,39 @@ def cluster_records(
         if config.keep_conflicts_apart
         else None
     )
+    forced_links = None
     if labels is not None:
         # Labels naming records that are gone (erased, retired) must not join anything.
         present = labels.join(
             nodes.withColumnRenamed(UNIQUE_ID, "record_id_l"), "record_id_l", "left_semi"
         ).join(nodes.withColumnRenamed(UNIQUE_ID, "record_id_r"), "record_id_r", "left_semi")
         links, splits = _apply_labels(links, present, splits)
+        forced_links = _ordered(present.where("is_match"))
+
+    def keep_apart(components: DataFrame) -> DataFrame:
+        conflicts = _cluster_conflicts(components, silver_df, forced_links, config)
+        if conflicts is None:
+            return _enforce_splits(spark, components, links, splits)
+        return _enforce_splits(
+            spark, components, links, conflicts if splits is None else splits.unionByName(conflicts)
+        )
+
     if method in ("auto", "driver"):
         limit = config.driver_clustering_max_links if method == "auto" else None
         components = _driver_components(spark, links, limit)
         if components is not None:
-            components = _enforce_splits(spark, components, links, splits)
+            components = keep_apart(components)
             result, n = materialise(_with_probabilities(nodes, components, pairs))
             logger.info("clustered %s records at p >= %s (union-find on the driver)", n, threshold)
             return result
         method = "label_propagation"
     if method == "label_propagation":
         with scratch_directory(spark, config) as directory:
-            components = _label_propagation(links, directory)
-            components = _enforce_splits(spark, components, links, splits)
+            components = keep_apart(_label_propagation(links, directory))
             result, n = materialise(_with_probabilities(nodes, components, pairs))
     elif method == "splink":
         with SplinkSession(spark, config) as session:
-            components = _splink_components(session, links, threshold)
-            components = _enforce_splits(spark, components, links, splits)
+            components = keep_apart(_splink_components(session, links, threshold))
             result, n = materialise(_with_probabilities(nodes, components, pairs))
     else:
         raise ValueError(f"unknown clustering method {method!r}")
@@ -124,16 +138,20 @@ def cluster_records(
 _FORCED_LINK_RANK = 2.0
 
 
+def _ordered(pairs: DataFrame) -> DataFrame:
+    """``pairs`` with the smaller record id on the left (other columns kept)."""
+    return pairs.withColumns({
+        "record_id_l": F.least("record_id_l", "record_id_r"),
+        "record_id_r": F.greatest("record_id_l", "record_id_r"),
+    })
+
+
 def _apply_labels(
     links: DataFrame, labels: DataFrame, conflicts: DataFrame | None
 ) -> tuple[DataFrame, DataFrame]:
     """Links with forced links added and forced splits removed, and the pairs to keep apart:
     forced splits and the ``conflicts`` no steward linked."""
-    ordered = labels.select(
-        F.least("record_id_l", "record_id_r").alias("record_id_l"),
-        F.greatest("record_id_l", "record_id_r").alias("record_id_r"),
-        "is_match",
-    )
+    ordered = _ordered(labels).select("record_id_l", "record_id_r", "is_match")
     splits = ordered.where(~F.col("is_match")).select("record_id_l", "record_id_r")
     forced = ordered.where(F.col("is_match")).select(
         "record_id_l",
@@ -147,6 +165,49 @@ def _apply_labels(
             conflicts.join(forced, ["record_id_l", "record_id_r"], "left_anti")
         )
     return kept.unionByName(forced.select(*kept.columns)), splits
+
+
+def _cluster_conflicts(
+    components: DataFrame, records: DataFrame, forced_links: DataFrame | None, config: LinkageConfig
+) -> DataFrame | None:
+    """``record_id_l, record_id_r`` of two members of one component whose dates of birth
+    conflict (see ``LinkageConfig.cluster_conflicts``), except pairs a steward linked; ``None``
+    when the check is off or ``records`` has no date of birth."""
+    if "date_of_birth" not in config.cluster_conflicts or "date_of_birth" not in records.columns:
+        return None
+    dated = components.join(
+        records.select(F.col(UNIQUE_ID).alias("node"), "date_of_birth")
+        .where(F.col("date_of_birth").isNotNull())
+        .dropDuplicates(["node"]),
+        "node",
+    )
+    sizes = dated.groupBy("label").agg(F.count("*").alias("dated"))
+    oversized = sizes.where(F.col("dated") > config.cluster_conflict_max_records).collect()
+    if oversized:
+        logger.warning(
+            "cluster conflicts: %s cluster(s) with more than %s dated records not checked "
+            "(largest: %s); they need a steward", len(oversized),
+            config.cluster_conflict_max_records, max(row.dated for row in oversized),
+        )
+    checked = dated.join(
+        sizes.where(F.col("dated").between(2, config.cluster_conflict_max_records)), "label", "left_semi"
+    )
+    left = checked.select("label", F.col("node").alias("record_id_l"), F.col("date_of_birth").alias("dob_l"))
+    right = checked.select("label", F.col("node").alias("record_id_r"), F.col("date_of_birth").alias("dob_r"))
+    conflicts = (
+        left.join(right, "label")
+        .where(F.col("record_id_l") < F.col("record_id_r"))
+        .where(
+            (F.year("dob_l") != F.year("dob_r"))
+            & ~((F.month("dob_l") == F.month("dob_r")) & (F.dayofmonth("dob_l") == F.dayofmonth("dob_r")))
+        )
+        .select("record_id_l", "record_id_r")
+    )
+    if forced_links is not None:
+        conflicts = conflicts.join(
+            forced_links.select("record_id_l", "record_id_r"), ["record_id_l", "record_id_r"], "left_anti"
+        )
+    return conflicts
 
 
 def _enforce_splits(

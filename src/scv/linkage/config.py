@@ -53,6 +53,10 @@ DEFAULT_DETERMINISTIC_RULES: tuple[str, ...] = (
 BREAK_LINEAGE_METHODS = ("parquet", "persist")
 
 
+# Fields LinkageConfig.cluster_conflicts can name.
+CLUSTER_CONFLICT_FIELDS = ("date_of_birth",)
+
+
 @dataclass(frozen=True)
 class LinkageConfig:
     """Everything that decides how records are linked; defaults suit the silver contract.
@@ -80,6 +84,20 @@ class LinkageConfig:
             clusters when a chain of other links would join them (as a steward's forced split).
             Off by default: on the generated data it merged no fewer hard negatives and cost
             recall (true matches with an unrecognised first name are rejoined through chains).
+        cluster_conflicts: fields on which two records of one cluster may not conflict, whether
+            or not they were scored as a pair; a cluster holding such a pair is re-clustered
+            (greedy, strongest links first, as a steward's forced split). Only
+            ``"date_of_birth"`` is supported: both present, the years differ and month and day
+            are not both equal (the date-of-birth comparison's bottom level: not a typo, not a
+            day/month transposition). A conflict between scored records is already a
+            ``conflict`` pair; this also catches a father and his namesake son joined through
+            their records without a date of birth, which pairs never see. Measured on generated
+            data (100,000 people): precision 0.9853 -> 0.9965 at recall 0.9719 -> 0.9716,
+            merged household pairs 2,691 -> 658. The same check on first names cost more
+            recall than it gained (recall 0.9695) and is not offered.
+        cluster_conflict_max_records: most records with a date of birth in one cluster that
+            the check compares all pairs of (a cluster above it is left as it is and logged:
+            it needs a steward, not a quadratic join).
         driver_clustering_max_links: most links (pairs at or above the threshold) clustered by
             union-find on the driver; above it clustering runs as label propagation in Spark
             (see :func:`scv.linkage.clustering.cluster_records`). Each link costs the driver
@@ -125,6 +143,8 @@ class LinkageConfig:
     match_threshold: float = 0.9
     conflicting_comparisons: tuple[str, ...] = ("first_name", "date_of_birth")
     keep_conflicts_apart: bool = False
+    cluster_conflicts: tuple[str, ...] = ("date_of_birth",)
+    cluster_conflict_max_records: int = 1000
     driver_clustering_max_links: int = 2_000_000
     review_band: tuple[float, float] = (0.5, 0.98)
     comparison_budget: int = 50_000_000
@@ -155,6 +175,11 @@ class LinkageConfig:
             problems.append("deterministic_rules_recall must be in (0, 1]")
         if self.driver_clustering_max_links < 0:
             problems.append("driver_clustering_max_links must not be negative")
+        unknown = sorted(set(self.cluster_conflicts) - set(CLUSTER_CONFLICT_FIELDS))
+        if unknown:
+            problems.append(f"cluster_conflicts supports {CLUSTER_CONFLICT_FIELDS}, got {unknown}")
+        if self.cluster_conflict_max_records < 2:
+            problems.append("cluster_conflict_max_records must be at least 2")
         if self.comparison_budget <= 0:
             problems.append("comparison_budget must be positive")
         if self.count_sample_proportion is not None and not 0 < self.count_sample_proportion <= 1:
