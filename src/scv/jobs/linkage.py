@@ -143,23 +143,35 @@ ASSIGNMENT_COLUMNS = ("record_id", "customer_id", "customer_first_seen", "cluste
                       "match_probability_max", "record_hash", "model_version", "logical_date")
 
 
+def _touching(pairs: DataFrame, records: DataFrame, how: str) -> DataFrame:
+    """``pairs`` with an end among ``records`` (``how="left_semi"``) or with neither end among
+    them (``"left_anti"``). ``records`` is a day's changes, small beside the pairs: Spark's
+    adaptive execution broadcasts it."""
+    ids = records.select("record_id")
+    left = ids.withColumnRenamed("record_id", "record_id_l")
+    right = ids.withColumnRenamed("record_id", "record_id_r")
+    if how == "left_anti":
+        return pairs.join(left, "record_id_l", "left_anti").join(right, "record_id_r", "left_anti")
+    return pairs.join(left, "record_id_l", "left_semi").unionByName(pairs.join(right, "record_id_r", "left_semi"))
+
+
 def relink_scope(
     silver: DataFrame,
     previous_assignment: DataFrame,
     previous_pairs: DataFrame,
-    kept_pairs: DataFrame,
     changed: DataFrame,
+    removed: DataFrame,
     new_pairs: DataFrame | None,
     labels: DataFrame | None,
 ) -> DataFrame:
     """``record_id`` of every current record whose cluster an incremental run can change.
 
-    A record is *touched* when it is new or changed, is an end of a newly scored pair or of a
-    pair that is gone (``previous_pairs`` not in ``kept_pairs``: scored against a record that
-    changed or disappeared), was removed, or is named by a steward label. Every customer that
-    held a touched record is re-clustered whole, with the new and changed records: a cluster
-    elsewhere has the same records and the same pairs as before, so clustering it again would
-    give it the same id, size and probabilities.
+    A record is *touched* when it is new or changed, was removed, is an end of a newly scored
+    pair or of a pair that is gone (a previous pair with an end that changed or was removed),
+    or is named by a steward label. Every customer that held a touched record is re-clustered
+    whole, with the new and changed records: a cluster elsewhere has the same records and the
+    same pairs as before, so clustering it again would give it the same id, size and
+    probabilities.
     """
     def ends(pairs: DataFrame) -> DataFrame:
         return pairs.select(F.col("record_id_l").alias("record_id")).unionByName(
@@ -167,9 +179,9 @@ def relink_scope(
 
     keys = ["record_id_l", "record_id_r"]
     present = silver.select("record_id")
-    gone_pairs = previous_pairs.select(*keys).join(kept_pairs.select(*keys), keys, "left_anti")
-    removed = previous_assignment.select("record_id").join(present, "record_id", "left_anti")
-    touched = changed.select("record_id").unionByName(ends(gone_pairs)).unionByName(removed)
+    stale = changed.select("record_id").unionByName(removed.select("record_id"))
+    gone_pairs = _touching(previous_pairs.select(*keys), stale, "left_semi")
+    touched = stale.unionByName(ends(gone_pairs))
     if new_pairs is not None:
         touched = touched.unionByName(ends(new_pairs.select(*keys)))
     if labels is not None:
@@ -250,13 +262,13 @@ def run(
     with clock.step("predict"):
         if incremental:
             unchanged = silver.join(previous_assignment.select("record_id", "record_hash"), ["record_id", "record_hash"], "left_semi")
-            changed = silver.join(unchanged.select("record_id"), "record_id", "left_anti")
-            kept_pairs = previous_pairs.join(changed.select(F.col("record_id").alias("record_id_l")), "record_id_l", "left_anti").join(
-                changed.select(F.col("record_id").alias("record_id_r")), "record_id_r", "left_anti"
-            ).join(silver.select(F.col("record_id").alias("record_id_l")), "record_id_l", "left_semi").join(
-                silver.select(F.col("record_id").alias("record_id_r")), "record_id_r", "left_semi"
-            )
-            changed = changed.select("record_id").localCheckpoint()
+            changed = silver.join(unchanged.select("record_id"), "record_id", "left_anti").select("record_id").localCheckpoint()
+            # Records of the previous run gone from silver (erased, retired, deleted at source).
+            # The previous pairs are between records of the previous assignment (one run wrote
+            # both), so the pairs still valid are those with no end changed or removed.
+            removed = previous_assignment.select("record_id").join(
+                silver.select("record_id"), "record_id", "left_anti").localCheckpoint()
+            kept_pairs = _touching(previous_pairs, changed.unionByName(removed), "left_anti")
             changed_count = changed.count()
             new_pairs = None
             if changed_count:
@@ -285,7 +297,7 @@ def run(
         labels = current_labels(spark, settings)
         if incremental:
             # Only customers a change can reach are re-clustered; every other record keeps its row.
-            scope = relink_scope(silver, previous_assignment, previous_pairs, kept_pairs, changed, new_pairs,
+            scope = relink_scope(silver, previous_assignment, previous_pairs, changed, removed, new_pairs,
                                  labels).localCheckpoint()
             scoped_records = silver.join(scope, "record_id", "left_semi")
             scoped_pairs = pairs.join(scope.select(F.col("record_id").alias("record_id_l")), "record_id_l", "left_semi").join(
