@@ -104,7 +104,13 @@ def cluster_records(
         forced_links = _ordered(present.where("is_match"))
 
     def keep_apart(components: DataFrame) -> DataFrame:
-        conflicts = _cluster_conflicts(components, silver_df, forced_links, config)
+        if _cluster_conflicts_apply(silver_df, config):
+            # Both are read by several jobs below: computed once (the conflicts are few pairs;
+            # components built on the driver would otherwise be shipped again with every task).
+            components = components.localCheckpoint()
+            conflicts = _cluster_conflicts(components, silver_df, forced_links, config).localCheckpoint()
+        else:
+            conflicts = None
         if conflicts is None:
             return _enforce_splits(spark, components, links, splits)
         return _enforce_splits(
@@ -167,13 +173,17 @@ def _apply_labels(
     return kept.unionByName(forced.select(*kept.columns)), splits
 
 
+def _cluster_conflicts_apply(records: DataFrame, config: LinkageConfig) -> bool:
+    return "date_of_birth" in config.cluster_conflicts and "date_of_birth" in records.columns
+
+
 def _cluster_conflicts(
     components: DataFrame, records: DataFrame, forced_links: DataFrame | None, config: LinkageConfig
 ) -> DataFrame | None:
     """``record_id_l, record_id_r`` of two members of one component whose dates of birth
     conflict (see ``LinkageConfig.cluster_conflicts``), except pairs a steward linked; ``None``
     when the check is off or ``records`` has no date of birth."""
-    if "date_of_birth" not in config.cluster_conflicts or "date_of_birth" not in records.columns:
+    if not _cluster_conflicts_apply(records, config):
         return None
     dated = components.join(
         records.select(F.col(UNIQUE_ID).alias("node"), "date_of_birth")
