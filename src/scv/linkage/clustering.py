@@ -104,15 +104,12 @@ def cluster_records(
         forced_links = _ordered(present.where("is_match"))
 
     def keep_apart(components: DataFrame) -> DataFrame:
-        if _cluster_conflicts_apply(silver_df, config):
-            # Both are read by several jobs below: computed once (the conflicts are few pairs;
-            # components built on the driver would otherwise be shipped again with every task).
-            components = components.localCheckpoint()
-            conflicts = _cluster_conflicts(components, silver_df, forced_links, config).localCheckpoint()
-        else:
-            conflicts = None
-        if conflicts is None:
+        if not _cluster_conflicts_apply(silver_df, config):
             return _enforce_splits(spark, components, links, splits)
+        # Both are read by several jobs below: computed once (the conflicts are few pairs;
+        # components built on the driver would otherwise be shipped again with every task).
+        components = components.localCheckpoint()
+        conflicts = _cluster_conflicts(components, silver_df, forced_links, config).localCheckpoint()
         return _enforce_splits(
             spark, components, links, conflicts if splits is None else splits.unionByName(conflicts)
         )
@@ -179,12 +176,10 @@ def _cluster_conflicts_apply(records: DataFrame, config: LinkageConfig) -> bool:
 
 def _cluster_conflicts(
     components: DataFrame, records: DataFrame, forced_links: DataFrame | None, config: LinkageConfig
-) -> DataFrame | None:
+) -> DataFrame:
     """``record_id_l, record_id_r`` of two members of one component whose dates of birth
-    conflict (see ``LinkageConfig.cluster_conflicts``), except pairs a steward linked; ``None``
-    when the check is off or ``records`` has no date of birth."""
-    if not _cluster_conflicts_apply(records, config):
-        return None
+    conflict (see ``LinkageConfig.cluster_conflicts``), except pairs a steward linked. Only
+    called when :func:`_cluster_conflicts_apply`."""
     dated = components.join(
         records.select(F.col(UNIQUE_ID).alias("node"), "date_of_birth")
         .where(F.col("date_of_birth").isNotNull())
