@@ -37,6 +37,21 @@ def spark(tmp_path_factory):
     session.stop()
 
 
+@pytest.fixture(autouse=True)
+def _release_finished_query_jobs():
+    """After every test, let the suite's one driver forget finished queries' jobs (Spark 4.2
+    keeps some, with their broadcast tables, for good: ``scv.spark.release_finished_query_jobs``);
+    without it the heap fills up about a hundred tests in."""
+    yield
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        from scv.spark import release_finished_query_jobs
+
+        release_finished_query_jobs(session)
+
+
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     """Settings pointing landing, lakehouse and artifacts at this test's own folders."""

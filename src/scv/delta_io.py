@@ -36,6 +36,10 @@ _CONCURRENT_CREATE_ERRORS = (
     ConcurrentWriteException,
     ConcurrentAppendException,
 )
+# ... and what it raises when it looked while the winner's log folder existed without a commit:
+# "location not empty", or (seen once in the test suite) "table not found" from
+# CREATE IF NOT EXISTS, which took the folder for a table and then found no commit in it.
+_CREATE_RACE_CONDITIONS = ("DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION", "DELTA_TABLE_NOT_FOUND")
 
 
 def table_exists(spark: SparkSession, path: str) -> bool:
@@ -62,9 +66,9 @@ def ensure_table(
     Tasks that run side by side (each source's bronze branch, writing its partition of the shared
     quarantine, manifest and profile tables) may all find the table missing on a first run: one
     creates it; another's CREATE fails (Delta's concurrent-modification error, or "location not
-    empty" while the first writer's log has no commit yet) and, once the table is there (waited
-    for up to ``CREATE_RACE_WAIT_SECONDS``), it goes on to write into it. Threads of one process
-    take turns per path, so among them the race does not happen at all.
+    empty" / "table not found" while the first writer's log has no commit yet) and, once the
+    table is there (waited for up to ``CREATE_RACE_WAIT_SECONDS``), it goes on to write into it.
+    Threads of one process take turns per path, so among them the race does not happen at all.
     """
     if table_exists(spark, path):
         return
@@ -85,7 +89,7 @@ def _create_table(
     try:
         builder.execute()
     except (*_CONCURRENT_CREATE_ERRORS, AnalysisException) as error:
-        if isinstance(error, AnalysisException) and error.getCondition() != "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION":
+        if isinstance(error, AnalysisException) and error.getCondition() not in _CREATE_RACE_CONDITIONS:
             raise
         deadline = time.monotonic() + CREATE_RACE_WAIT_SECONDS
         while not table_exists(spark, path):

@@ -90,3 +90,28 @@ def build_spark_session(settings: Settings, app_name: str = "scv", **conf: str) 
     # them too, and credentials never appear on the JVM's command line (`--conf` of the gateway).
     storage.apply_hadoop_conf(spark, settings)
     return spark
+
+
+def release_finished_query_jobs(spark: SparkSession) -> int:
+    """Let the driver forget jobs of SQL executions that have ended; returns how many executions
+    it had kept.
+
+    Spark 4.2's scheduler files every job under the SQL execution that submitted it
+    (``DAGScheduler.activeQueryToJobs``, used to roll back a query's stages when shuffle output is
+    lost) and drops the entry when that execution ends. Jobs that start after their execution
+    has ended (a broadcast or a cached relation materialised from a thread that kept the
+    execution's id) are never dropped, and each keeps its whole physical plan alive, with the
+    broadcast hash tables of its joins (at least one 32 MB page each on a local driver). Over a
+    long-lived driver (an in-process DAG run, the test suite) they fill the heap. Entries of
+    executions still running are left alone.
+    """
+    jvm = spark.sparkContext._jvm
+    scheduler = spark.sparkContext._jsc.sc().dagScheduler()
+    if scheduler is None:
+        return 0
+    sql_execution = getattr(getattr(jvm.org.apache.spark.sql.execution, "SQLExecution$"), "MODULE$")
+    running = {int(i) for i in sql_execution.executionIdToQueryExecution().keySet().toArray()}
+    finished = [int(i) for i in scheduler.activeQueryToJobs().keySet().toArray() if int(i) not in running]
+    for execution_id in finished:
+        scheduler.cleanupQueryJobs(execution_id)
+    return len(finished)

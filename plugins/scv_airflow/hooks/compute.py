@@ -44,6 +44,7 @@ class LocalSparkHook(BaseHook):
 
     def run_job(self, job: str, job_kwargs: dict[str, Any]) -> dict:
         from scv.jobs import resolve
+        from scv.spark import release_finished_query_jobs
 
         function = resolve(job)
         settings = self.get_settings()
@@ -54,6 +55,9 @@ class LocalSparkHook(BaseHook):
             summary = function(spark, settings, **job_kwargs)
         finally:
             spark.sparkContext.setJobGroup("", "")
+            # Tasks of an in-process run share this driver: let it forget the job's finished
+            # queries, or their plans and broadcast tables stay on its heap (see the function).
+            release_finished_query_jobs(spark)
         summary = dict(summary or {})
         summary["seconds"] = round(time.monotonic() - started, 2)
         return summary

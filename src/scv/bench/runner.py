@@ -36,6 +36,7 @@ from scv.bench.memory import MemorySampler
 from scv.bench.pipeline import run_daily
 from scv.bench.timing import StageTimer
 from scv.config import Settings
+from scv.spark import release_finished_query_jobs
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ def export_baseline_input(spark: SparkSession, settings: Settings, path: str) ->
 
 
 def _timed_run(spark, settings, sampler, logical_date: str, *, train: bool, run_id: str) -> dict[str, Any]:
+    release_finished_query_jobs(spark)  # what earlier runs in this JVM left behind is not this run's memory
     timer = StageTimer(sampler)
     token = sampler.watch()
     try:
