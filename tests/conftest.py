@@ -1,4 +1,4 @@
-"""Shared fixtures: one small local Spark session (Delta + Splink jars) for the whole run.
+"""Shared fixtures: one local Spark session (Delta + Splink jars) for the whole run.
 
 Each test that writes tables gets its own lakehouse and landing folders under ``tmp_path`` via
 ``settings``; the session itself is shared because starting a JVM costs seconds.
@@ -29,10 +29,12 @@ def spark(tmp_path_factory):
     settings = base.with_overrides(
         spark_master="local[2]",
         shuffle_partitions=2,
-        driver_memory="3g",
+        driver_memory="6g",
         artifacts_dir=str(tmp_path_factory.mktemp("spark-artifacts")),
     )
-    session = build_spark_session(settings, app_name="scv-tests")
+    # 4 MB memory pages instead of the 32 MB Spark derives for this heap: every broadcast hash
+    # join holds at least one page, and the tests' tables are tiny.
+    session = build_spark_session(settings, app_name="scv-tests", **{"spark.buffer.pageSize": "4m"})
     yield session
     session.stop()
 
