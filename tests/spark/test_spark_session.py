@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from scv.spark import release_finished_query_jobs
 
 
@@ -21,8 +23,6 @@ def test_jobs_filed_under_a_query_that_is_not_running_are_forgotten(spark):
 
     assert release_finished_query_jobs(spark) >= 1
     # The scheduler drops them on its event loop: wait for it.
-    import time
-
     deadline = time.monotonic() + 10
     while int(stale_id) in {int(i) for i in scheduler.activeQueryToJobs().keySet().toArray()}:
         assert time.monotonic() < deadline, "the finished query's jobs are still kept"
