@@ -439,6 +439,44 @@ def test_training_writes_a_versioned_model_with_charts(model, tmp_path_factory):
     assert latest_model(directory.parent).version == model.version
 
 
+def test_u_in_one_pass_equals_splinks_estimate_for_every_level(spark, data):
+    # scv scores the sampled pairs once for all comparisons; Splink once per comparison. Same
+    # seed, same sample: every level's u must be what Splink's own method gives.
+    from splink import Linker
+
+    from scv.linkage._backend import SplinkSession
+    from scv.linkage.settings import build_settings, linkable_records, model_input_columns, training_settings_dict
+    from scv.linkage.u_estimation import estimate_u_in_one_pass
+
+    silver, _ = data
+    settings = build_settings(TEST_CONFIG)
+    columns = model_input_columns(training_settings_dict(TEST_CONFIG))
+
+    def u_values(estimate):
+        with SplinkSession(spark, TEST_CONFIG) as session:
+            linker = Linker(session.register(linkable_records(silver, columns), "u"), settings, log_level=None)
+            measured = estimate(linker)
+            model = linker.misc.save_model_to_json()
+        values = {
+            (c["output_column_name"], level["label_for_charts"]): level.get("u_probability")
+            for c in model["comparisons"] for level in c["comparison_levels"] if not level.get("is_null_level")
+        }
+        return values, measured
+
+    max_pairs = 30_000
+    splink_u, _ = u_values(lambda linker: linker.training.estimate_u_using_random_sampling(
+        max_pairs=max_pairs, seed=TEST_CONFIG.seed, num_chunks=1))
+    one_pass_u, measured = u_values(lambda linker: estimate_u_in_one_pass(linker, max_pairs, seed=TEST_CONFIG.seed))
+    assert measured["pairs"] > 0.5 * max_pairs and measured["patterns"] > 10
+    assert one_pass_u.keys() == splink_u.keys()
+    for level, value in splink_u.items():
+        if value is None:  # a level no sampled pair reached: not observed by either
+            assert one_pass_u[level] is None, level
+        else:
+            assert one_pass_u[level] == pytest.approx(value, rel=1e-12, abs=0), level
+    assert sum(value is not None for value in one_pass_u.values()) > len(one_pass_u) / 2
+
+
 def test_true_duplicates_link_and_clear_non_matches_do_not(pairs):
     assert _links(pairs, BILL, BILL_NICKNAME)
     assert _links(pairs, BILL, BILL_TYPO_SWAPPED_DOB)

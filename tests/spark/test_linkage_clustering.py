@@ -198,3 +198,43 @@ def test_clusters_above_the_size_limit_are_logged_not_checked(spark, caplog):
 def test_only_date_of_birth_conflicts_are_supported():
     with pytest.raises(ValueError, match="cluster_conflicts supports"):
         LinkageConfig(cluster_conflicts=("first_name",))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_driver_gives_what_the_spark_path_gives_on_a_random_graph(spark, seed):
+    # Random records (some dated, some conflicting years, some typo years), random scored pairs
+    # (some conflicts, some below the threshold) and random steward labels: clustering on the
+    # driver and by label propagation in Spark must agree on every record's row.
+    import random
+
+    rng = random.Random(seed)
+    ids = [f"r{i:03d}" for i in range(240)]
+    records = []
+    for record_id in ids:
+        roll = rng.random()
+        born = None if roll < 0.4 else f"{rng.choice([1957, 1958, 1996])}-0{rng.randint(1, 3)}-1{rng.randint(0, 2)}"
+        records.append((record_id, born))
+    pairs, seen = [], set()
+    while len(pairs) < 420:
+        a, b = sorted(rng.sample(ids[: rng.choice([60, 240])], 2))
+        if (a, b) in seen:
+            continue
+        seen.add((a, b))
+        pairs.append((a, b, round(rng.uniform(0.5, 1.0), 3), rng.random() < 0.05))
+    labels = [(a, b, rng.random() < 0.5) for a, b, *_ in rng.sample(pairs, 25)]
+    silver = _dated(spark, records)
+    pair_df = spark.createDataFrame(pairs, "record_id_l string, record_id_r string, match_probability double, conflict boolean")
+    label_df = spark.createDataFrame(labels, "record_id_l string, record_id_r string, is_match boolean")
+
+    def rows(method):
+        clustered = cluster_records(spark, silver, pair_df, 0.8, method=method, labels=label_df)
+        return {r["record_id"]: (r["cluster_id"], r["min_match_probability"], r["max_match_probability"])
+                for r in clustered.collect()}
+
+    on_driver, in_spark = rows("driver"), rows("label_propagation")
+    assert on_driver == in_spark
+    assert len(on_driver) == len(ids)
+    sizes = {}
+    for cluster_id, *_ in on_driver.values():
+        sizes[cluster_id] = sizes.get(cluster_id, 0) + 1
+    assert max(sizes.values()) >= 5 and sum(size == 1 for size in sizes.values()) > 10

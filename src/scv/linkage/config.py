@@ -111,7 +111,8 @@ class LinkageConfig:
         u_max_pairs: pairs sampled to estimate u probabilities.
         u_num_chunks: chunks the u sample is scored in; Splink stops early once every level
             has been seen often enough, but each chunk is a Spark job per comparison, so one
-            chunk is faster on Spark.
+            chunk is faster on Spark. With one chunk, scv scores the sample once for all
+            comparisons (:func:`scv.linkage.u_estimation.estimate_u_in_one_pass`, same values).
         em_max_pairs: pairs sampled per EM session (``None``: all blocked pairs).
         em_without_term_frequencies: run EM iterations on counts of agreement patterns instead
             of on every pair (Splink's ``estimate_without_term_frequencies``): each iteration

@@ -32,6 +32,7 @@ from splink import Linker
 
 from scv.linkage._backend import SplinkSession
 from scv.linkage.config import LinkageConfig
+from scv.linkage.u_estimation import estimate_u_in_one_pass
 from scv.linkage.settings import (
     build_settings,
     columns_in_rules,
@@ -93,9 +94,14 @@ def train_model(
         timings["prior"] = time.monotonic() - step
 
         step = time.monotonic()
-        linker.training.estimate_u_using_random_sampling(
-            max_pairs=config.u_max_pairs, seed=config.seed, num_chunks=config.u_num_chunks
-        )
+        if config.u_num_chunks == 1:
+            # Splink's method scores the sampled pairs once per comparison; the same sample
+            # and counts, every comparison at once (see scv.linkage.u_estimation).
+            estimate_u_in_one_pass(linker, max_pairs=config.u_max_pairs, seed=config.seed)
+        else:
+            linker.training.estimate_u_using_random_sampling(
+                max_pairs=config.u_max_pairs, seed=config.seed, num_chunks=config.u_num_chunks
+            )
         timings["u"] = time.monotonic() - step
 
         step = time.monotonic()
