@@ -47,8 +47,8 @@ def estimate_u_in_one_pass(linker: Linker, max_pairs: float, seed: int | None = 
     """Estimate every comparison's u probabilities from about ``max_pairs`` random pairs.
 
     Returns what was measured: ``pairs`` scored, ``patterns`` (distinct agreement patterns)
-    and the sampled ``proportion`` of the records. Raises ``ValueError`` for link types other than ``dedupe_only`` or
-    for more than one input table (use Splink's method there).
+    and the sampled ``proportion`` of the records. Raises ``ValueError`` for link types other
+    than ``dedupe_only`` or for more than one input table (use Splink's method there).
     """
     settings_obj = linker._settings_obj
     if settings_obj._link_type != "dedupe_only" or len(linker._input_tables_dict) != 1:
