@@ -188,6 +188,16 @@ def _cluster_conflicts_apply(records: DataFrame, config: LinkageConfig) -> bool:
     return "date_of_birth" in config.cluster_conflicts and "date_of_birth" in records.columns
 
 
+def _warn_unchecked_clusters(dated_sizes: list[int], config: LinkageConfig) -> None:
+    """Log the clusters too large for the date-of-birth check (their sizes in dated records)."""
+    if dated_sizes:
+        logger.warning(
+            "cluster conflicts: %s cluster(s) with more than %s dated records not checked "
+            "(largest: %s); they need a steward", len(dated_sizes),
+            config.cluster_conflict_max_records, max(dated_sizes),
+        )
+
+
 def _cluster_conflicts(
     components: DataFrame, records: DataFrame, forced_links: DataFrame | None, config: LinkageConfig
 ) -> DataFrame:
@@ -202,12 +212,7 @@ def _cluster_conflicts(
     )
     sizes = dated.groupBy("label").agg(F.count("*").alias("dated"))
     oversized = sizes.where(F.col("dated") > config.cluster_conflict_max_records).collect()
-    if oversized:
-        logger.warning(
-            "cluster conflicts: %s cluster(s) with more than %s dated records not checked "
-            "(largest: %s); they need a steward", len(oversized),
-            config.cluster_conflict_max_records, max(row.dated for row in oversized),
-        )
+    _warn_unchecked_clusters([row.dated for row in oversized], config)
     checked = dated.join(
         sizes.where(F.col("dated").between(2, config.cluster_conflict_max_records)), "label", "left_semi"
     )
@@ -449,13 +454,9 @@ def _driver_date_conflicts(
     for node, born in zip(dated.column(UNIQUE_ID).to_pylist(), dated.column("date_of_birth").to_pylist()):
         if node in label:
             by_component.setdefault(label[node], []).append((node, born))
-    oversized = [len(m) for m in by_component.values() if len(m) > config.cluster_conflict_max_records]
-    if oversized:
-        logger.warning(
-            "cluster conflicts: %s cluster(s) with more than %s dated records not checked "
-            "(largest: %s); they need a steward", len(oversized),
-            config.cluster_conflict_max_records, max(oversized),
-        )
+    _warn_unchecked_clusters(
+        [len(m) for m in by_component.values() if len(m) > config.cluster_conflict_max_records], config
+    )
     forced: set[tuple[str, str]] = set()
     if forced_links is not None:
         forced_table = forced_links.select("record_id_l", "record_id_r").toArrow()
