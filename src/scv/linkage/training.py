@@ -32,7 +32,6 @@ from splink import Linker
 
 from scv.linkage._backend import SplinkSession
 from scv.linkage.config import LinkageConfig
-from scv.linkage.u_estimation import estimate_u_in_one_pass
 from scv.linkage.settings import (
     build_settings,
     columns_in_rules,
@@ -41,6 +40,7 @@ from scv.linkage.settings import (
     model_input_columns,
     training_settings_dict,
 )
+from scv.linkage.u_estimation import estimate_u_in_one_pass
 
 logger = logging.getLogger(__name__)
 
