@@ -477,6 +477,78 @@ def test_u_in_one_pass_equals_splinks_estimate_for_every_level(spark, data):
     assert sum(value is not None for value in one_pass_u.values()) > len(one_pass_u) / 2
 
 
+def test_em_in_process_equals_splinks_em_for_every_level(spark, data):
+    # scv runs EM's iterations on DuckDB over the agreement-pattern counts Spark computed;
+    # Splink runs each iteration as a Spark query. Same pairs, same start: every level's m,
+    # the iterations and the sessions' histories must be what Splink's own method gives.
+    from splink import Linker
+
+    from scv.linkage._backend import SplinkSession
+    from scv.linkage.em_estimation import estimate_m_with_em_in_process
+    from scv.linkage.settings import build_settings, linkable_records, model_input_columns, training_settings_dict
+
+    silver, _ = data
+    settings = build_settings(TEST_CONFIG)
+    columns = model_input_columns(training_settings_dict(TEST_CONFIG), extra_rules=TEST_CONFIG.training_blocking_rules)
+
+    def trained(estimate):
+        with SplinkSession(spark, TEST_CONFIG) as session:
+            linker = Linker(session.register(linkable_records(silver, columns), "em"), settings, log_level=None)
+            linker.training.estimate_u_using_random_sampling(max_pairs=20_000, seed=TEST_CONFIG.seed)
+            sessions = [estimate(linker, rule) for rule in TEST_CONFIG.training_blocking_rules]
+            model = linker.misc.save_model_to_json()
+        m_values = {
+            (c["output_column_name"], level["label_for_charts"]): level.get("m_probability")
+            for c in model["comparisons"] for level in c["comparison_levels"] if not level.get("is_null_level")
+        }
+        histories = [
+            [(r["comparison_name"], r["comparison_vector_value"], r["iteration"], r["m_probability"])
+             for r in (rec.as_dict() for rec in s._iteration_history_records)]
+            for s in sessions
+        ]
+        return m_values, histories
+
+    splink_m, splink_history = trained(lambda linker, rule: (
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=True, max_pairs=TEST_CONFIG.em_max_pairs)))
+    scv_m, scv_history = trained(lambda linker, rule: estimate_m_with_em_in_process(
+        linker, rule, max_pairs=TEST_CONFIG.em_max_pairs))
+
+    assert scv_m.keys() == splink_m.keys()
+    for level, value in splink_m.items():
+        if isinstance(value, float):
+            assert scv_m[level] == pytest.approx(value, rel=1e-9, abs=1e-15), level
+        else:  # never trained, or not observed: the same for both
+            assert scv_m[level] == value, level
+    assert sum(isinstance(v, float) for v in scv_m.values()) > len(scv_m) / 2
+    # The same number of iterations per rule, and the same path to the estimates.
+    assert [len(h) for h in scv_history] == [len(h) for h in splink_history]
+    assert max(row[2] for h in scv_history for row in h) > 1
+    for ours, theirs in zip(scv_history, splink_history):
+        for a, b in zip(ours, theirs):
+            assert a[:3] == b[:3]
+            if isinstance(b[3], float):
+                assert a[3] == pytest.approx(b[3], rel=1e-9, abs=1e-15), a[:3]
+
+
+def test_em_in_process_names_a_rule_without_pairs(spark, data):
+    from splink import Linker
+    from splink.internals.exceptions import EMTrainingException
+
+    from scv.linkage._backend import SplinkSession
+    from scv.linkage.em_estimation import estimate_m_with_em_in_process
+    from scv.linkage.settings import build_settings, linkable_records, model_input_columns, training_settings_dict
+
+    silver, _ = data
+    columns = model_input_columns(training_settings_dict(TEST_CONFIG))
+    rule = "l.first_name = r.first_name AND l.first_name <> r.first_name"
+    with SplinkSession(spark, TEST_CONFIG) as session:
+        linker = Linker(session.register(linkable_records(silver, columns), "em"), build_settings(TEST_CONFIG), log_level=None)
+        with pytest.raises(EMTrainingException, match="resulted in no record pairs") as raised:
+            estimate_m_with_em_in_process(linker, rule)
+    assert rule in str(raised.value)
+
+
 def test_true_duplicates_link_and_clear_non_matches_do_not(pairs):
     assert _links(pairs, BILL, BILL_NICKNAME)
     assert _links(pairs, BILL, BILL_TYPO_SWAPPED_DOB)

@@ -32,6 +32,7 @@ from splink import Linker
 
 from scv.linkage._backend import SplinkSession
 from scv.linkage.config import LinkageConfig
+from scv.linkage.em_estimation import estimate_m_with_em_in_process
 from scv.linkage.settings import (
     build_settings,
     columns_in_rules,
@@ -106,11 +107,14 @@ def train_model(
 
         step = time.monotonic()
         for rule in config.training_blocking_rules:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule,
-                estimate_without_term_frequencies=config.em_without_term_frequencies,
-                max_pairs=config.em_max_pairs,
-            )
+            if config.em_without_term_frequencies:
+                # The iterations run over agreement-pattern counts: in-process, not as one
+                # Spark job each (see scv.linkage.em_estimation).
+                estimate_m_with_em_in_process(linker, rule, max_pairs=config.em_max_pairs)
+            else:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, estimate_without_term_frequencies=False, max_pairs=config.em_max_pairs
+                )
         timings["em"] = time.monotonic() - step
 
         model = linker.misc.save_model_to_json()

@@ -9,7 +9,7 @@ level for each pair in the same query and counts the pairs per agreement pattern
 per level of each comparison are sums over those patterns. The u probabilities are then set
 on the linker exactly as Splink sets them (unobserved levels marked as such, the training
 description Splink uses), so the model, its charts and its JSON are what Splink's method
-gives for one chunk (``num_chunks=1``): ``tests/spark/test_linkage_training.py`` checks that
+gives for one chunk (``num_chunks=1``): ``tests/spark/test_linkage.py`` checks that
 both give the same values.
 
 It uses Splink's internal SQL builders (pinned ``splink==5.0.x``), which is why it checks the
