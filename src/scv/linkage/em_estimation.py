@@ -32,8 +32,9 @@ from splink.internals.em_training_session import EMTrainingSession
 from splink.internals.exceptions import EMTrainingException
 from splink.internals.expectation_maximisation import count_agreement_patterns_sql
 from splink.internals.pipeline import CTEPipeline
-from splink.internals.settings import Settings
 from splink.internals.vertically_concatenate import enqueue_df_concat
+
+from scv.linkage.u_estimation import pair_columns
 
 logger = logging.getLogger(__name__)
 
@@ -130,15 +131,7 @@ def _agreement_pattern_counts(linker: Linker, session: EMTrainingSession) -> Any
         for level in comparison.comparison_levels:
             level._tf_adjustment_column = None
 
-    blocking_columns = [name for uid in info.unique_id_input_columns for name in uid.l_r_names_as_l_r]
-    for comparison in comparisons:
-        blocking_columns.extend(comparison._columns_to_select_for_blocking())
-    vector_columns = Settings.columns_to_select_for_comparison_vector_values(
-        unique_id_input_columns=info.unique_id_input_columns,
-        comparisons=comparisons,
-        retain_matching_columns=False,
-        additional_columns_to_retain=[],
-    )
+    blocking_columns, vector_columns = pair_columns(info.unique_id_input_columns, comparisons)
     pipeline = enqueue_df_concat(linker, CTEPipeline())
     pipeline.enqueue_list_of_sqls(
         block_using_rules_sqls(
@@ -154,7 +147,7 @@ def _agreement_pattern_counts(linker: Linker, session: EMTrainingSession) -> Any
     )
     pipeline.enqueue_list_of_sqls(
         compute_comparison_vector_values_from_id_pairs_sqls(
-            list(dict.fromkeys(blocking_columns)),
+            blocking_columns,
             vector_columns,
             input_tablename_l="__splink__df_concat",
             input_tablename_r="__splink__df_concat",

@@ -87,12 +87,7 @@ def estimate_u_in_one_pass(linker: Linker, max_pairs: float, seed: int | None = 
     pipeline.enqueue_sql(f"select * from __splink__df_concat where 1=1 {sample_filter}", "__splink__df_concat_sample")
     sample = db_api.sql_pipeline_to_splink_dataframe(pipeline)
     try:
-        blocking_columns: list[str] = []
-        for uid_column in uid_columns:
-            blocking_columns.extend(uid_column.l_r_names_as_l_r)
-        for comparison in comparisons:
-            blocking_columns.extend(comparison._columns_to_select_for_blocking())
-        blocking_columns = list(dict.fromkeys(blocking_columns))
+        blocking_columns, vector_columns = pair_columns(uid_columns, comparisons)
         where_condition = _sql_gen_where_condition(
             "dedupe_only", [unique_id_column], right_chunk=(1, 1), sql_dialect=db_api.sql_dialect
         )
@@ -110,12 +105,6 @@ def estimate_u_in_one_pass(linker: Linker, max_pairs: float, seed: int | None = 
             f"select\n{select_blocked}\nfrom __splink__df_concat_sample as l\n"
             f"inner join __splink__df_concat_sample as r\non (1=1)\n{where_condition}",
             "__splink__blocked_id_pairs",
-        )
-        vector_columns = Settings.columns_to_select_for_comparison_vector_values(
-            unique_id_input_columns=uid_columns,
-            comparisons=comparisons,
-            retain_matching_columns=False,
-            additional_columns_to_retain=[],
         )
         pipeline.enqueue_sql(
             "select\n" + ",\n".join(indent_sql(c) for c in vector_columns) + "\nfrom __splink__blocked_id_pairs",
@@ -168,3 +157,19 @@ def estimate_u_in_one_pass(linker: Linker, max_pairs: float, seed: int | None = 
     logger.info("estimated u for %s comparisons from %s random pairs (%s agreement patterns) in one pass",
                 len(comparisons), f"{pairs:,}", len(patterns))
     return {"pairs": pairs, "patterns": len(patterns), "proportion": proportion}
+
+
+def pair_columns(uid_columns: list[Any], comparisons: list[Any]) -> tuple[list[str], list[str]]:
+    """What a pair of records needs for its levels: the ``_l``/``_r`` columns to select from
+    both records, and the columns of the comparison vector (ids and ``gamma_*``, plus the
+    term-frequency columns of comparisons that still have them)."""
+    blocking_columns = [name for uid in uid_columns for name in uid.l_r_names_as_l_r]
+    for comparison in comparisons:
+        blocking_columns.extend(comparison._columns_to_select_for_blocking())
+    vector_columns = Settings.columns_to_select_for_comparison_vector_values(
+        unique_id_input_columns=uid_columns,
+        comparisons=comparisons,
+        retain_matching_columns=False,
+        additional_columns_to_retain=[],
+    )
+    return list(dict.fromkeys(blocking_columns)), vector_columns
