@@ -404,14 +404,14 @@ def test_blocking_field_coverage_warns_about_a_missing_field_and_a_dominant_valu
     from scv.linkage.blocking import blocking_field_coverage
 
     silver, _ = data
-    good = blocking_field_coverage(spark, silver, TEST_CONFIG)
+    good = blocking_field_coverage(silver, TEST_CONFIG)
     assert good.ok, good.warnings
     assert set(good.fields) == {"email", "phone", "date_of_birth", "postcode", "last_name", "last_name_phonetic",
                                 "first_name_canonical", "first_name_phonetic"}
 
     # A source stopped delivering postcodes, and a placeholder birth date slipped through.
     broken = silver.withColumn("postcode", F.lit(None).cast("string")).withColumn("date_of_birth", F.lit("1900-01-01"))
-    coverage = blocking_field_coverage(spark, broken, TEST_CONFIG)
+    coverage = blocking_field_coverage(broken, TEST_CONFIG)
     assert not coverage.ok
     assert any("'postcode'" in w and "present in 0.0%" in w for w in coverage.warnings), coverage.warnings
     assert any("'date_of_birth'" in w and "most frequent value covers 100.0%" in w for w in coverage.warnings), coverage.warnings

@@ -18,7 +18,7 @@ from scv.contracts import load_contracts
 from scv.quality import RunInfo, run_gate, validation_results_path
 from scv.quality.gate import contract_parameters, tolerant_expression
 from scv.quality.masking import Masker
-from scv.quality.profiling import blocking_coverage, contract_masker, profile_markdown, profile_table
+from scv.quality.profiling import blocking_coverage, contract_masker, coverage_profile, profile_markdown, profile_table
 
 SOURCES_DIR = Path(__file__).resolve().parents[2] / "include" / "sources"
 RAW_EMAILS = ["henrietta.pemberton@example.com", "octavius.quill@example.org", "zebedee.q@example.net"]
@@ -115,6 +115,28 @@ def test_profile_approximates_distinct_counts_of_big_tables_and_handles_empty_on
 
     with pytest.raises(ValueError, match="nope"):
         profile_table(spark, frame, ["code", "nope"])
+
+
+def test_coverage_profile_has_the_full_profiles_coverage_figures_and_no_values(spark):
+    frame = _person_frame(spark)
+    columns = ["first_name", "email", "phone", "date_of_birth", "country", "amount", "address"]
+    full = _by_column(profile_table(spark, frame, columns, top_n=1))
+    quick = {row["column"]: row for row in coverage_profile(frame, columns)}
+    assert list(quick) == columns
+    for column in columns:
+        for figure in ("row_count", "completeness", "distinct_count", "distinct_share"):
+            assert quick[column][figure] == full[column][figure], (column, figure)
+        assert [t["share"] for t in quick[column]["top_values"]] == [t["share"] for t in full[column]["top_values"]]
+        assert all(set(t) == {"count", "share"} for t in quick[column]["top_values"])  # no value kept
+    assert quick["first_name"]["completeness"] == 0.6  # NULL and blank are not present
+    assert quick["country"]["top_values"] == [{"count": 4, "share": 0.8}]
+    assert blocking_coverage(quick.values(), columns).warnings == blocking_coverage(full.values(), columns).warnings
+
+    empty = {row["column"]: row for row in coverage_profile(frame.where("false"), ["email"])}
+    assert empty["email"]["row_count"] == 0 and empty["email"]["completeness"] is None
+    assert empty["email"]["top_values"] == [] and empty["email"]["distinct_count"] == 0
+    with pytest.raises(ValueError, match="nope"):
+        coverage_profile(frame, ["email", "nope"])
 
 
 def test_contract_masker_classifies_raw_columns_by_what_the_contract_maps_them_to():

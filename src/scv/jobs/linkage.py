@@ -285,7 +285,7 @@ def run(
         # Coverage of the blocking fields in what is linked this run: all records in a full run,
         # the new and changed ones in an incremental run (a delivery missing a field shows here).
         coverage_warnings = blocking_field_coverage(
-            spark, silver.join(changed, "record_id", "left_semi") if incremental else silver, config
+            silver.join(changed, "record_id", "left_semi") if incremental else silver, config
         ).warnings if changed_count else []
     with clock.step("write_pairs"):
         pairs = pairs.where(F.col("match_probability") >= config.review_band[0])
@@ -314,13 +314,10 @@ def run(
             scoped_previous.select("record_id", "customer_id", "customer_first_seen") if scoped_previous is not None else None,
             date,
         )
-        # Both are read by several writes and the summary: computed once, not per action.
-        assignment = assignment.localCheckpoint()
+        # Read by its write and the summary: computed once, not per action.
         history = history.localCheckpoint()
-        sizes = assignment.groupBy("customer_id").agg(F.count("*").alias("cluster_size"))
         record_customer = (
-            assignment.join(sizes, "customer_id")
-            .join(clusters.select("record_id", F.col("min_match_probability").alias("match_probability_min"),
+            assignment.join(clusters.select("record_id", F.col("min_match_probability").alias("match_probability_min"),
                                   F.col("max_match_probability").alias("match_probability_max")), "record_id")
             .join(silver.select("record_id", "record_hash"), "record_id")
             .withColumn("model_version", F.lit(model.version))

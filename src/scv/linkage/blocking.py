@@ -29,13 +29,12 @@ from scv.linkage._backend import SplinkSession
 from scv.linkage.config import LinkageConfig
 from scv.linkage.errors import ComparisonBudgetExceeded
 from scv.linkage.settings import UNIQUE_ID, columns_in_rules, linkable_records
-from scv.quality.profiling import BlockingCoverage, blocking_coverage, profile_table
+from scv.quality.profiling import BlockingCoverage, blocking_coverage, coverage_profile
 
 logger = logging.getLogger(__name__)
 
 
 def blocking_field_coverage(
-    spark: SparkSession,
     silver_df: DataFrame,
     config: LinkageConfig,
     blocking_rules: tuple[str, ...] | None = None,
@@ -46,7 +45,7 @@ def blocking_field_coverage(
     rules = tuple(blocking_rules or config.prediction_blocking_rules)
     fields = sorted(columns_in_rules(rules) - {UNIQUE_ID})
     records = linkable_records(silver_df, set(fields) | {UNIQUE_ID})
-    coverage = blocking_coverage(profile_table(spark, records, fields, top_n=1), fields)
+    coverage = blocking_coverage(coverage_profile(records, fields), fields)
     for warning in coverage.warnings:
         logger.warning("blocking coverage: %s", warning)
     return coverage
