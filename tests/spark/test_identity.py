@@ -117,3 +117,16 @@ def test_auto_falls_back_to_spark_above_the_driver_limit(spark, monkeypatch):
 def test_unknown_method_is_named(spark):
     with pytest.raises(ValueError, match="'fastest'"):
         identity.assign_customer_ids(clusters(spark, {"a:1": "x"}), None, D0, method="fastest")
+
+
+def test_a_part_split_off_with_the_customers_founding_record_gets_a_new_id(spark, assign_customer_ids):
+    # The customer's id was derived from a:1; a:1 now splits off alone, the larger part keeps the id.
+    previous, _ = first_run(spark, assign_customer_ids=assign_customer_ids, mapping={"a:1": "x", "b:1": "x", "c:1": "x"})
+    old_id = ids(previous)["a:1"]
+    assignment, events = assign_customer_ids(clusters(spark, {"a:1": "p", "b:1": "q", "c:1": "q"}), previous, D1)
+    after = ids(assignment)
+    assert after["b:1"] == after["c:1"] == old_id
+    assert after["a:1"] != old_id
+    assert history(events) == {("created", after["a:1"], None, 1), ("split", old_id, after["a:1"], 1)}
+    rerun, _ = assign_customer_ids(clusters(spark, {"a:1": "p", "b:1": "q", "c:1": "q"}), previous, D1)
+    assert ids(rerun) == after  # still deterministic
