@@ -74,7 +74,7 @@ evaluate: setup
 	$(BIN)/python -m scv.linkage.evaluate --people $(EVALUATE_PEOPLE) --seed $(DEMO_SEED)
 
 test: setup airflow-db
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=30
 
 # Speed, memory and accuracy per size, against plain Splink on Spark and DuckDB; results, chart
 # and README in docs/benchmarks/ (scv.bench). Scratch data under $(SCV_ARTIFACTS_DIR)/bench.

@@ -29,7 +29,6 @@ from typing import Literal
 import duckdb
 from pyspark.sql import DataFrame
 
-HISTORY_EVENTS = ("created", "merged", "split")
 # Most records whose ids are assigned in the driver by ``method="auto"`` (their two id columns
 # are collected); above this Spark runs the rules.
 DRIVER_MAX_RECORDS = 1_000_000

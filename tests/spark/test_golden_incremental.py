@@ -85,11 +85,14 @@ def test_incremental_days_give_the_gold_of_a_full_rebuild(spark, lakes):
     daily, rebuilt = lakes
 
     def day(date, records, assignment, suppressed=(), publish=True):
-        for lake in (daily, rebuilt):
+        # An unpublished day's gold is not compared: the rebuilt lake skips it (a full rebuild
+        # does not depend on the days before it).
+        for lake in (daily, rebuilt) if publish else (daily,):
             write_inputs(spark, lake, records, assignment, suppressed)
         run = {"logical_date": date, "run_id": f"run-{date}"}
-        full = golden_job.run(spark, rebuilt, full_rebuild=True, **run)
-        golden_job.publish(spark, rebuilt, **run)
+        if publish:
+            full = golden_job.run(spark, rebuilt, full_rebuild=True, **run)
+            golden_job.publish(spark, rebuilt, **run)
         summary = golden_job.run(spark, daily, **run)
         published = golden_job.publish(spark, daily, **run) if publish else None
         if publish:

@@ -34,7 +34,7 @@ from splink.internals.expectation_maximisation import count_agreement_patterns_s
 from splink.internals.pipeline import CTEPipeline
 from splink.internals.vertically_concatenate import enqueue_df_concat
 
-from scv.linkage.u_estimation import pair_columns
+from scv.linkage.u_estimation import pair_columns, without_term_frequencies
 
 logger = logging.getLogger(__name__)
 
@@ -127,9 +127,7 @@ def _agreement_pattern_counts(linker: Linker, session: EMTrainingSession) -> Any
     settings_obj = linker._settings_obj
     info = settings_obj.column_info_settings
     comparisons = deepcopy(session.core_model_settings.comparisons)
-    for comparison in comparisons:
-        for level in comparison.comparison_levels:
-            level._tf_adjustment_column = None
+    without_term_frequencies(comparisons)
 
     blocking_columns, vector_columns = pair_columns(info.unique_id_input_columns, comparisons)
     pipeline = enqueue_df_concat(linker, CTEPipeline())

@@ -43,6 +43,14 @@ logger = logging.getLogger(__name__)
 TRAINING_DESCRIPTION = "estimate u by random sampling"
 
 
+def without_term_frequencies(comparisons) -> None:
+    """Make every level of ``comparisons`` ignore term frequencies (in place), as Splink's own u
+    sampling and its EM with ``estimate_without_term_frequencies=True`` do."""
+    for comparison in comparisons:
+        for level in comparison.comparison_levels:
+            level._tf_adjustment_column = None
+
+
 def estimate_u_in_one_pass(linker: Linker, max_pairs: float, seed: int | None = None) -> dict[str, Any]:
     """Estimate every comparison's u probabilities from about ``max_pairs`` random pairs.
 
@@ -75,9 +83,7 @@ def estimate_u_in_one_pass(linker: Linker, max_pairs: float, seed: int | None = 
     sampling_settings = sampling_linker._settings_obj
     sampling_settings._retain_matching_columns = False
     sampling_settings._retain_intermediate_calculation_columns = False
-    for comparison in sampling_settings.comparisons:
-        for level in comparison.comparison_levels:
-            level._tf_adjustment_column = None
+    without_term_frequencies(sampling_settings.comparisons)
     comparisons = sampling_settings.comparisons
     uid_columns = sampling_settings.column_info_settings.unique_id_input_columns
     unique_id_column = sampling_settings.column_info_settings.unique_id_input_column
