@@ -73,8 +73,11 @@ EVALUATE_PEOPLE ?= 2000
 evaluate: setup
 	$(BIN)/python -m scv.linkage.evaluate --people $(EVALUATE_PEOPLE) --seed $(DEMO_SEED)
 
+# Two pytest-xdist workers (one per core), each test file on one worker (its module fixtures
+# are built once); each worker has its own Spark session and its own copy of the Airflow DB.
+TEST_WORKERS ?= 2
 test: setup airflow-db
-	$(BIN)/python -m pytest -q --durations=30
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 # Speed, memory and accuracy per size, against plain Splink on Spark and DuckDB; results, chart
 # and README in docs/benchmarks/ (scv.bench). Scratch data under $(SCV_ARTIFACTS_DIR)/bench.

@@ -7,8 +7,10 @@ Each test that writes tables gets its own lakehouse and landing folders under ``
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,27 @@ os.environ.setdefault("AIRFLOW_HOME", str(PROJECT_ROOT / "airflow_home"))
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(PROJECT_ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(PROJECT_ROOT / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+
+def _own_airflow_database_per_worker() -> None:
+    """Under pytest-xdist (``make test`` runs two workers), give each worker a copy of the
+    migrated SQLite metadata database and its own task-log folder: two processes writing one
+    SQLite file lock each other out, and two DAG runs of the same date would share log files."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    home = Path(os.environ["AIRFLOW_HOME"])
+    source = home / "airflow.db"
+    if not source.is_file():
+        raise RuntimeError(f"{source} does not exist: run `make airflow-db` (airflow db migrate) before the tests")
+    own = home / "xdist" / worker
+    own.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, own / "airflow.db")
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{own / 'airflow.db'}"
+    os.environ["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] = str(own / "logs")
+
+
+_own_airflow_database_per_worker()
 
 
 @pytest.fixture(scope="session")
