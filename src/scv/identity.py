@@ -2,8 +2,11 @@
 
 Rules (each deterministic, so a rerun with the same inputs gives the same ids):
 - A cluster whose records had no customer id gets a new one derived from its smallest record id
-  (and the logical date when that id is already a previous customer's: a part split off with the
-  record a customer was created from must not take that customer's id).
+  (and the logical date when that id was already given out: a part split off with the record a
+  customer was created from must not take that customer's id, nor may a record that left the
+  customer it founded, which was merged away or is outside an incremental run's scope, bring
+  that id back). Ids given out are ``issued`` (every id ever assigned, see below), or the
+  previous assignment's when ``issued`` is not given.
 - Each previous customer id has a *home*: the new cluster holding most of its records (ties:
   the cluster with the smallest record id). A cluster keeps the id of the customers whose home
   it is; when that is several (a merge), the oldest id survives (earliest ``first_seen``, then the
@@ -11,8 +14,10 @@ Rules (each deterministic, so a rerun with the same inputs gives the same ids):
 - When a customer's records spread over several clusters (a split), the home cluster (the
   largest part) keeps the id; every other part gets a new id and the split is recorded.
 
-Input frames: ``clusters`` (record_id, cluster_id) for every current record, and ``previous``
-(record_id, customer_id, customer_first_seen) or None on the first run.
+Input frames: ``clusters`` (record_id, cluster_id) for every current record, ``previous``
+(record_id, customer_id, customer_first_seen) or None on the first run, and optionally ``issued``
+(customer_id): every id given out before this run, including ids merged away since and the ids of
+customers an incremental run leaves out of ``previous``.
 
 The rules are written once, as SQL (:data:`ASSIGNMENT_SQL`), and run on one of two engines with the
 same result: Spark, or DuckDB in the driver over the collected columns. ``"auto"`` picks DuckDB up
@@ -37,7 +42,7 @@ PREVIOUS_SCHEMA = "record_id string, customer_id string, customer_first_seen dat
 ASSIGNMENT_SCHEMA = "record_id string, cluster_id string, customer_id string, customer_first_seen date, cluster_size long"
 HISTORY_SCHEMA = "event string, customer_id string, other_customer_id string, records long"
 
-# The rules over ``{clusters}`` and ``{previous}``, in SQL both Spark and DuckDB run (``sha256(x)``,
+# The rules over ``{clusters}``, ``{previous}`` and ``{issued}``, in SQL both Spark and DuckDB run (``sha256(x)``,
 # hex SHA-256 of a string, is DuckDB's; Spark's is ``sha2(x, 256)``). ``{today}`` is the logical
 # date (ISO).
 _RULES = """
@@ -70,7 +75,7 @@ WITH anchor AS (
            coalesce(h.old_first_seen, DATE '{today}') AS customer_first_seen
     FROM fresh f
     LEFT JOIN homes h ON h.cluster_id = f.cluster_id AND h.rank_in_cluster = 1
-    LEFT JOIN (SELECT DISTINCT customer_id FROM {previous}) t ON t.customer_id = f.plain_id
+    LEFT JOIN (SELECT DISTINCT customer_id FROM {issued}) t ON t.customer_id = f.plain_id
 )
 """
 ASSIGNMENT_SQL = _RULES + """
@@ -99,6 +104,7 @@ def assign_customer_ids(
     previous: DataFrame | None,
     logical_date: dt.date,
     *,
+    issued: DataFrame | None = None,
     method: AssignmentMethod = "auto",
     driver_max_records: int = DRIVER_MAX_RECORDS,
 ) -> tuple[DataFrame, DataFrame]:
@@ -108,6 +114,9 @@ def assign_customer_ids(
     the cluster).
     history: event, customer_id, other_customer_id, records (one row per created, merged and
     split id of this run).
+
+    ``issued``: (customer_id) every id given out before this run; a new cluster never takes one
+    of them. Defaults to the ids of ``previous``.
 
     ``method``: ``"spark"``, ``"driver"`` (DuckDB over the collected columns; same result), or
     ``"auto"``: the driver when ``clusters`` has at most ``driver_max_records`` rows (only that
@@ -120,19 +129,20 @@ def assign_customer_ids(
     if previous is None:
         previous = spark.createDataFrame([], PREVIOUS_SCHEMA)
     previous = previous.select("record_id", "customer_id", "customer_first_seen")
+    issued = (previous if issued is None else issued).select("customer_id")
     if method != "spark":
         limit = driver_max_records if method == "auto" else None
-        assigned = _assign_in_driver(current, previous, logical_date, limit)
+        assigned = _assign_in_driver(current, previous, issued, logical_date, limit)
         if assigned is not None:
             return assigned
     return tuple(
-        spark.sql(_rules_for("spark", query, logical_date), clusters=current, previous=previous)
+        spark.sql(_rules_for("spark", query, logical_date), clusters=current, previous=previous, issued=issued)
         for query in (ASSIGNMENT_SQL, HISTORY_SQL)
     )
 
 
 def _assign_in_driver(
-    clusters: DataFrame, previous: DataFrame, logical_date: dt.date, max_records: int | None
+    clusters: DataFrame, previous: DataFrame, issued: DataFrame, logical_date: dt.date, max_records: int | None
 ) -> tuple[DataFrame, DataFrame] | None:
     """The rules on an in-memory DuckDB over the collected columns, as Spark frames; ``None``
     when ``clusters`` has more than ``max_records`` rows."""
@@ -143,10 +153,11 @@ def _assign_in_driver(
     with duckdb.connect() as connection:
         connection.register("current_clusters", current)
         connection.register("previous_assignment", previous.toArrow())
+        connection.register("issued_ids", issued.toArrow())
         tables = [
             connection.sql(
                 _rules_for("duckdb", query, logical_date).replace("{clusters}", "current_clusters")
-                .replace("{previous}", "previous_assignment")
+                .replace("{previous}", "previous_assignment").replace("{issued}", "issued_ids")
             ).to_arrow_table()
             for query in (ASSIGNMENT_SQL, HISTORY_SQL)
         ]

@@ -130,3 +130,25 @@ def test_a_part_split_off_with_the_customers_founding_record_gets_a_new_id(spark
     assert history(events) == {("created", after["a:1"], None, 1), ("split", old_id, after["a:1"], 1)}
     rerun, _ = assign_customer_ids(clusters(spark, {"a:1": "p", "b:1": "q", "c:1": "q"}), previous, D1)
     assert ids(rerun) == after  # still deterministic
+
+
+def test_a_new_cluster_never_takes_an_id_given_out_before(spark, assign_customer_ids):
+    # a:1 founded a customer (its id derived from a:1), then joined customer B. That founding id
+    # lives on outside this run's previous assignment (merged away, or a customer an incremental
+    # run leaves out of scope). Now a:1 splits off from B alone.
+    founded, _ = first_run(spark, mapping={"a:1": "x"}, assign_customer_ids=assign_customer_ids)
+    founded_id = ids(founded)["a:1"]
+    previous = spark.createDataFrame([(r, "C-B", D0) for r in ("a:1", "b:1", "b:2")], identity.PREVIOUS_SCHEMA)
+    split = clusters(spark, {"a:1": "p", "b:1": "q", "b:2": "q"})
+
+    unaware, _ = assign_customer_ids(split, previous, D1)
+    assert ids(unaware)["a:1"] == founded_id  # previous alone cannot know the id was given out
+
+    issued = spark.createDataFrame([("C-B",), (founded_id,)], "customer_id string")
+    assignment, events = assign_customer_ids(split, previous, D1, issued=issued)
+    after = ids(assignment)
+    assert after["b:1"] == after["b:2"] == "C-B"
+    assert after["a:1"] not in (founded_id, "C-B")
+    assert history(events) == {("created", after["a:1"], None, 1), ("split", "C-B", after["a:1"], 1)}
+    rerun, _ = assign_customer_ids(split, previous, D1, issued=issued)
+    assert ids(rerun) == after

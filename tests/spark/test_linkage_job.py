@@ -182,3 +182,24 @@ def test_steward_labels_force_split_and_link_and_are_reported(spark, lake, day_2
     assert {"first_name_l", "first_name_r", "mw_first_name", "gamma_first_name"} <= set(queue.columns)
     labelled = {tuple(sorted(p)) for p in [(together[0], together[1]), (apart_a, apart_b)]}
     assert not {(r.record_id_l, r.record_id_r) for r in queue.collect()} & labelled
+
+
+def test_issued_ids_are_the_whole_previous_assignment_and_earlier_history_but_not_the_rerun_dates(spark, tmp_path):
+    import datetime as dt
+
+    from scv.config import Settings
+
+    settings = Settings.from_env().with_overrides(lakehouse_root=str(tmp_path / "lakehouse"))
+    day_1, day_2 = dt.date(2026, 11, 20), dt.date(2026, 11, 21)
+    previous = spark.createDataFrame([("crm:1", "C-KEPT"), ("crm:2", "C-OUT-OF-SCOPE")], "record_id string, customer_id string")
+    assert link_job.issued_customer_ids(spark, settings, None, day_2) is None  # first run: nothing given out
+
+    history = spark.createDataFrame(
+        [("created", "C-MERGED-AWAY", None, day_1), ("merged", "C-MERGED-AWAY", "C-KEPT", day_1),
+         ("split", "C-KEPT", "C-SPLIT-OFF", day_1), ("created", "C-TODAYS-OWN", None, day_2)],
+        "event string, customer_id string, other_customer_id string, logical_date date",
+    )
+    delta_io.overwrite(history, settings.table_path("silver", "customer_id_history"))
+    issued = {r.customer_id for r in link_job.issued_customer_ids(spark, settings, previous, day_2).collect()}
+    # A rerun of day 2 must not count day 2's own ids, or it would give different ones.
+    assert issued == {"C-KEPT", "C-OUT-OF-SCOPE", "C-MERGED-AWAY", "C-SPLIT-OFF"}

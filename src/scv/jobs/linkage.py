@@ -10,7 +10,8 @@ changed), clusters all records and assigns persistent customer ids:
   per-comparison match weights (a full snapshot of the current pairs).
 - ``silver/record_customer``: record_id -> customer_id with cluster size, Zingg-style min/max
   match probability within the cluster, the record's content hash and the model version.
-- ``silver/customer_id_history``: created, merged and split ids per logical date.
+- ``silver/customer_id_history``: created, merged and split ids per logical date. A new
+  customer never takes an id given out before (:func:`issued_customer_ids`).
 
 Its summary reports the seconds of each step (``seconds``). ``review`` (the DAG's
 ``steward_review`` task, beside the golden build) then writes from those tables:
@@ -36,6 +37,7 @@ import json
 import logging
 import time
 from contextlib import contextmanager
+from functools import reduce
 from pathlib import Path
 
 from delta.tables import DeltaTable
@@ -129,6 +131,24 @@ def _read_version(spark: SparkSession, path: str, version: int | None) -> DataFr
     if version is None:
         return None
     return spark.read.format("delta").option("versionAsOf", version).load(path)
+
+
+def issued_customer_ids(
+    spark: SparkSession, settings: Settings, previous_assignment: DataFrame | None, logical_date: dt.date
+) -> DataFrame | None:
+    """(customer_id) of every id given out before ``logical_date``: the whole previous assignment's
+    (an incremental run re-assigns only its scope) and every id ``silver/customer_id_history``
+    names for an earlier date (ids merged away or split off since). A new cluster never takes one.
+    A rerun of ``logical_date`` does not count its own earlier ids, so it gives the same ids.
+    ``None`` before the first run."""
+    parts = [] if previous_assignment is None else [previous_assignment.select("customer_id")]
+    path = settings.table_path("silver", "customer_id_history")
+    if delta_io.table_exists(spark, path):
+        earlier = spark.read.format("delta").load(path).where(F.col("logical_date") < F.lit(logical_date))
+        parts += [earlier.select("customer_id"), earlier.select(F.col("other_customer_id").alias("customer_id"))]
+    if not parts:
+        return None
+    return reduce(DataFrame.unionByName, parts).where(F.col("customer_id").isNotNull()).distinct()
 
 
 def _with_record_hash(silver: DataFrame) -> DataFrame:
@@ -313,6 +333,7 @@ def run(
             clusters.select("record_id", "cluster_id"),
             scoped_previous.select("record_id", "customer_id", "customer_first_seen") if scoped_previous is not None else None,
             date,
+            issued=issued_customer_ids(spark, settings, previous_assignment, date),
         )
         # Read by its write and the summary: computed once, not per action.
         history = history.localCheckpoint()
