@@ -264,7 +264,7 @@ def run(
     gone_customers = reduce(
         DataFrame.unionByName,
         [_load(spark, settings.table_path("staging", deletes_table(name))) for name in layouts if name != XREF_TABLE],
-    ).distinct()
+    ).distinct().persist()  # read again by every definition's counts
     summary["customers_deleted"] = gone_customers.count()
 
     goldens = {policy.table: build_golden(records, policy).persist() for policy in policies}
@@ -301,6 +301,7 @@ def run(
         goldens[policy.table].unpersist()
         log.info("staged %s and %s (%s): %s", policy.table, policy.pii_table, mode, summary["definitions"][policy.table])
     records.unpersist()
+    gone_customers.unpersist()
     if mode == INCREMENTAL:
         affected.unpersist()
     fingerprints.unpersist()
