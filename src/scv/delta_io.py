@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from delta.exceptions import (
     ConcurrentAppendException,
@@ -21,6 +22,7 @@ from delta.exceptions import (
 from delta.tables import DeltaTable
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 
@@ -162,3 +164,65 @@ def ensure_properties(spark: SparkSession, path: str, properties: Mapping[str, s
 def stats_columns_property(columns: Iterable[str]) -> dict[str, str]:
     """Table property limiting Delta's per-file min/max statistics to non-personal columns."""
     return {"delta.dataSkippingStatsColumns": ",".join(columns)}
+
+
+@dataclass(frozen=True)
+class CommitMark:
+    """One commit of a table: its version and commit timestamp. A table deleted and created again
+    at the same path reuses version numbers, not their timestamps."""
+
+    version: int
+    timestamp_ms: int
+
+
+# Commits that never remove or change a row of the table's current content.
+ROW_PRESERVING_OPERATIONS = frozenset(
+    {"SET TBLPROPERTIES", "UNSET TBLPROPERTIES", "ADD COLUMNS", "OPTIMIZE", "REORG", "VACUUM START", "VACUUM END"}
+)
+# A WRITE (append, or overwrite with replaceWhere) removed no row when all of these are 0.
+_ROW_REMOVAL_METRICS = (
+    "numRemovedFiles", "numDeletedRows", "numDeletionVectorsAdded", "numDeletionVectorsUpdated", "numDeletionVectorsRemoved",
+)
+HISTORY_LOOKBACK = 100
+
+
+def rows_removed_since(spark: SparkSession, path: str, since: CommitMark | None) -> tuple[CommitMark, str | None]:
+    """The latest commit of the table at ``path``, and why rows may have left it (been deleted
+    or replaced) after the commit ``since``; None when every later commit only added rows.
+
+    Read from the table's history (one small job): a commit after ``since`` only adds rows when
+    it is an append, a WRITE whose metrics show no file removed and no row deleted (a
+    replaceWhere of a date that had no rows yet), or an operation that keeps every row
+    (:data:`ROW_PRESERVING_OPERATIONS`). Anything else (DELETE, MERGE, UPDATE, RESTORE, a rerun
+    of a date replacing its files, a WRITE without metrics), a ``since`` that is not among the
+    last :data:`HISTORY_LOOKBACK` commits, or one whose timestamp differs (the table was created
+    again) gives a reason. Deciding "maybe removed" when unsure is always safe for callers.
+    """
+    history = (
+        DeltaTable.forPath(spark, path).history(HISTORY_LOOKBACK)
+        .select("version", F.unix_millis("timestamp").alias("timestamp_ms"), "operation", "operationParameters",
+                "operationMetrics")
+        .collect()
+    )
+    latest = CommitMark(history[0]["version"], history[0]["timestamp_ms"])
+    if since is None:
+        return latest, "no earlier commit recorded"
+    by_version = {row["version"]: row for row in history}
+    recorded = by_version.get(since.version)
+    if recorded is None:
+        return latest, f"commit {since.version} is not among the table's last {HISTORY_LOOKBACK} commits"
+    if recorded["timestamp_ms"] != since.timestamp_ms:
+        return latest, f"commit {since.version} has another timestamp than recorded (the table was created again)"
+    for version in sorted(v for v in by_version if v > since.version):
+        row = by_version[version]
+        metrics = row["operationMetrics"] or {}
+        if row["operation"] in ROW_PRESERVING_OPERATIONS:
+            continue
+        if row["operation"] == "WRITE" and (row["operationParameters"] or {}).get("mode") == "Append":
+            continue
+        if row["operation"] == "WRITE" and "numRemovedFiles" in metrics and all(
+            int(metrics.get(name) or 0) == 0 for name in _ROW_REMOVAL_METRICS
+        ):
+            continue
+        return latest, f"commit {version} ({row['operation']}) may have removed rows"
+    return latest, None

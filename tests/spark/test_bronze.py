@@ -131,6 +131,19 @@ def test_rerunning_a_date_leaves_identical_tables(spark, gym):
     assert first[0][0] == 1 and first[1][0] == 1
 
 
+def test_a_corrected_file_ingested_again_for_its_date_replaces_the_first_one(spark, gym):
+    """In one Spark session (a benchmark, a shared cluster): a cached read of the first file left
+    behind would make Spark read the corrected file as it was."""
+    settings, contract = gym
+    gym_file(Path(settings.landing_root), D1, ["M1|Ann|Lee|a@x.com|2026-01-01", "M2|Bob|Ray|b@x.com|2026-01-01"])
+    ingest_source(spark, settings, contract, D1, "run-1")
+
+    gym_file(Path(settings.landing_root), D1, ["M1|Ann|Lee-Smith|a@x.com|2026-02-01"])
+    report = ingest_source(spark, settings, contract, D1, "run-2")
+    assert (report.rows_read, report.rows_bronze) == (1, 1)
+    assert [(r.member_no, r.family) for r in table(spark, bronze_path(settings, "gym")).collect()] == [("M1", "Lee-Smith")]
+
+
 def test_backfilling_earlier_dates_after_a_later_one_writes_all_of_them(spark, gym):
     settings, contract = gym
     landing = Path(settings.landing_root)

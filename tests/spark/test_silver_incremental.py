@@ -18,7 +18,7 @@ from delta.tables import DeltaTable
 
 from scv import delta_io
 from scv.jobs import resolve
-from scv.jobs.silver import INPUTS_FINGERPRINT_PROPERTY, SILVER_LOGICAL_DATE
+from scv.jobs.silver import BRONZE_COMMITS_PROPERTY, INPUTS_FINGERPRINT_PROPERTY, SILVER_LOGICAL_DATE
 from scv.quality.gate import RunInfo, run_gate
 
 D0, D1, D2, D3, D4 = (dt.date(2026, 11, d) for d in (18, 19, 20, 21, 22))
@@ -122,6 +122,7 @@ def test_incremental_silver_equals_a_full_rebuild_after_every_delivery(spark, gy
     first = silver(spark, settings, D1)
     assert (first["mode"], first["records_written"], first["records_deleted"], first["events"]) == ("full", 3, 0, 2)
     assert first["standardisation"]["records"] == 3 and first["standardisation_scope"] == "table"
+    assert (first["records_gone_check"], first["events_gone_check"]) == ("full rebuild", "full rebuild")
     assert stamps(spark, settings) == {"gym:M1": D1, "gym:M2": D1, "gym:M3": D1}
     assert table(spark, settings, "person_records").where("record_id = 'gym:M1'").first().phone == "+447911123456"
 
@@ -135,6 +136,8 @@ def test_incremental_silver_equals_a_full_rebuild_after_every_delivery(spark, gy
     assert (second["events_mode"], second["events_written"], second["events_deleted"], second["events"]) == (
         "incremental", 2, 0, 3)
     assert second["standardisation"]["records"] == 2 and second["standardisation_scope"] == "rows_written"
+    # Bronze only gained rows (a new date): silver did not look for keys gone from it.
+    assert (second["records_gone_check"], second["events_gone_check"]) == (None, None)
     assert stamps(spark, settings) == {"gym:M1": D2, "gym:M2": D1, "gym:M3": D1, "gym:M4": D2}
     assert table(spark, settings, "events").where("event_id = 'V1'").first().amount == 12.0
     assert_equals_full_rebuild(spark, settings, tmp_path, D2)
@@ -144,6 +147,7 @@ def test_incremental_silver_equals_a_full_rebuild_after_every_delivery(spark, gy
             ["V4|M5|2026-11-21|3.00"])
     third = silver(spark, settings, D3)
     assert (third["records_delivered"], third["records_written"]) == (2, 1)
+    assert (third["records_gone_check"], third["events_gone_check"]) == (None, None)
     assert table(spark, settings, "person_records").where("record_id = 'gym:M2'").first().last_name != "old"
     assert stamps(spark, settings)["gym:M5"] == D3 and stamps(spark, settings)["gym:M2"] == D1
     assert_equals_full_rebuild(spark, settings, tmp_path, D3)
@@ -155,6 +159,7 @@ def test_incremental_silver_equals_a_full_rebuild_after_every_delivery(spark, gy
             ["V5|M6|2026-11-18|1.00"])
     backfill = silver(spark, settings, D0)
     assert (backfill["mode"], backfill["records_delivered"], backfill["records_written"]) == ("incremental", 3, 2)
+    assert (backfill["records_gone_check"], backfill["events_gone_check"]) == (None, None)
     people = {r.record_id: r for r in table(spark, settings, "person_records").collect()}
     assert "jones" in people["gym:M1"].last_name and "fax" not in people["gym:M4"].last_name
     assert stamps(spark, settings) == {"gym:M1": D0, "gym:M2": D1, "gym:M3": D1, "gym:M4": D2, "gym:M5": D3, "gym:M6": D0}
@@ -166,6 +171,8 @@ def test_incremental_silver_equals_a_full_rebuild_after_every_delivery(spark, gy
     deliver(spark, settings, D4, ["M7|Gus|Moe|gus@x.com||2026-05-01"], ["V6|M7|2026-11-22|2.00"])
     fourth = silver(spark, settings, D4)
     assert (fourth["records_written"], fourth["records_deleted"]) == (1, 1)
+    assert "bronze/gym: commit" in fourth["records_gone_check"] and "(DELETE) may have removed rows" in fourth["records_gone_check"]
+    assert "bronze/visits: commit" in fourth["events_gone_check"] and "(DELETE)" in fourth["events_gone_check"]
     assert (fourth["events_written"], fourth["events_deleted"], fourth["events"]) == (1, 1, 5)
     assert "gym:M3" not in stamps(spark, settings)
     assert_equals_full_rebuild(spark, settings, tmp_path, D4)
@@ -175,6 +182,44 @@ def test_incremental_silver_equals_a_full_rebuild_after_every_delivery(spark, gy
                        row_filter=f"{SILVER_LOGICAL_DATE} = '{D4}'", run=RunInfo(run_id="gate-d4"), build_docs=False)
     assert outcome.success, outcome.report()
     assert table(spark, settings, "person_records").where(f"{SILVER_LOGICAL_DATE} = '{D4}'").count() == 1
+
+
+def test_a_re_ingested_date_with_fewer_rows_deletes_them_from_silver(spark, gym, tmp_path):
+    settings = gym
+    deliver(spark, settings, D1, ["M1|Ann|Lee|ann@x.com||2026-01-01", "M2|Bob|Ray|bob@x.com||2026-01-01"],
+            ["V1|M1|2026-11-19|10.00", "V2|M2|2026-11-19|5.00"])
+    silver(spark, settings, D1)
+    deliver(spark, settings, D2, ["M3|Cy|Ng|cy@x.com||2026-01-01"], ["V3|M3|2026-11-20|4.00"])
+    assert silver(spark, settings, D2)["records_gone_check"] is None
+
+    # D1's files are delivered again without M2 and V2, and ingested again (replacing D1's rows).
+    deliver(spark, settings, D1, ["M1|Ann|Lee|ann@x.com||2026-01-01"], ["V1|M1|2026-11-19|10.00"])
+    after = silver(spark, settings, D2)
+    assert after["records_gone_check"].startswith("bronze/gym: commit ")
+    assert after["records_gone_check"].endswith("(WRITE) may have removed rows")
+    assert after["events_gone_check"].startswith("bronze/visits: commit ")
+    assert (after["records_deleted"], after["events_deleted"], after["events"]) == (1, 1, 2)
+    assert set(stamps(spark, settings)) == {"gym:M1", "gym:M3"}
+    assert_equals_full_rebuild(spark, settings, tmp_path, D2)
+
+    # The commits read are recorded: the next new date does not look again.
+    deliver(spark, settings, D3, ["M4|Dee|Fox|dee@x.com||2026-01-01"], ["V4|M4|2026-11-21|1.00"])
+    assert silver(spark, settings, D3)["records_gone_check"] is None
+
+    # A table without the record (written before it existed) looks, and records it.
+    path = settings.table_path("silver", "person_records")
+    spark.sql(f"ALTER TABLE delta.`{path}` UNSET TBLPROPERTIES ('{BRONZE_COMMITS_PROPERTY}')")
+    deliver(spark, settings, D4, ["M5|Eve|Hart|eve@x.com||2026-01-01"], ["V5|M5|2026-11-22|1.00"])
+    unrecorded = silver(spark, settings, D4)
+    assert unrecorded["records_gone_check"] == "no bronze commits recorded by the table yet"
+    assert unrecorded["events_gone_check"] is None
+    recorded = json.loads(DeltaTable.forPath(spark, path).detail().first().properties[BRONZE_COMMITS_PROPERTY])
+    assert set(recorded) == {"gym"} and recorded["gym"][0] == version_of_bronze(spark, settings, "gym")
+    assert_equals_full_rebuild(spark, settings, tmp_path, D4)
+
+
+def version_of_bronze(spark, settings, source: str) -> int:
+    return DeltaTable.forPath(spark, settings.table_path("bronze", source)).history(1).first().version
 
 
 def test_a_rerun_of_a_date_commits_nothing_and_a_full_rebuild_gives_the_same_content(spark, gym):

@@ -207,11 +207,15 @@ def _checksums(spark: SparkSession, paths: list[str]) -> dict[str, str]:
     return {path: found.get(path, EMPTY_FILE_CHECKSUM) for path in paths}
 
 
-def _numbered_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
-    """Every line of the files with its 1-based line number within its file.
+def _numbered_lines(spark: SparkSession, paths: list[str], cached: list[DataFrame]) -> DataFrame:
+    """Every line of the files with its 1-based line number within its file (persisted).
 
     Spark splits large files across tasks; a split's first row has the smallest
     monotonically_increasing_id of its (file, split start), so line numbers are exact.
+    The frames persisted here are appended to ``cached``: the caller must unpersist them. A
+    cached read of a file left behind would be used by Spark for any later read of the same path
+    in the session (its plan is the same), so a corrected file ingested again for the same date
+    would be read as it was the first time.
     """
     raw = spark.read.text(paths).select(
         F.col("value").alias(RAW),
@@ -220,14 +224,18 @@ def _numbered_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
         F.monotonically_increasing_id().alias("_mid"),
     )
     raw = raw.persist()
+    cached.append(raw)
     blocks = raw.groupBy("_source_file", "_block_start").agg(F.min("_mid").alias("_first_mid"), F.count("*").alias("_n"))
     before = Window.partitionBy("_source_file").orderBy("_block_start").rowsBetween(Window.unboundedPreceding, -1)
     blocks = blocks.withColumn("_lines_before", F.coalesce(F.sum("_n").over(before), F.lit(0)))
-    return (
+    lines = (
         raw.join(F.broadcast(blocks), ["_source_file", "_block_start"])
         .withColumn("_line_number", F.col("_mid") - F.col("_first_mid") + F.col("_lines_before") + 1)
         .select(RAW, "_source_file", "_line_number")
+        .persist()
     )
+    cached.append(lines)
+    return lines
 
 
 def _parse_header(line: str, delimiter: str) -> list[str]:
@@ -356,6 +364,22 @@ def ingest_source(
     run_id: str,
 ) -> IngestReport:
     """Ingest the source's files delivered for ``logical_date`` into bronze. See module docs."""
+    cached: list[DataFrame] = []
+    try:
+        return _ingest_source(spark, settings, contract, logical_date, run_id, cached)
+    finally:
+        for frame in cached:
+            frame.unpersist()
+
+
+def _ingest_source(
+    spark: SparkSession,
+    settings: Settings,
+    contract: SourceContract,
+    logical_date: dt.date,
+    run_id: str,
+    cached: list[DataFrame],
+) -> IngestReport:
     if contract.format not in ("csv", "jsonl"):
         raise NotImplementedError(f"source '{contract.name}': bronze ingestion of format {contract.format!r}")
     report = IngestReport(contract.name, logical_date.isoformat(), run_id)
@@ -396,7 +420,7 @@ def ingest_source(
     if to_read:
         paths = [f["path"] for f in to_read]
         try:
-            lines = _numbered_lines(spark, paths).persist()
+            lines = _numbered_lines(spark, paths, cached)
             header_rows = lines.where("_line_number = 1").select("_source_file", RAW).collect()
         except Exception as error:
             raise SourceFilesMissing(
@@ -473,7 +497,6 @@ def ingest_source(
         report.quarantine_reasons = {
             r.reason_code: r.n for r in q_rows.groupBy("reason_code").agg(F.count("*").alias("n")).collect()
         }
-        lines.unpersist()
         for f in to_read:
             path = f["path"]
             file_report = FileReport(

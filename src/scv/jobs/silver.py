@@ -9,7 +9,15 @@ the event sources. Each run is one Delta transaction per table, in one of two mo
   backfill of an earlier date after a later one still ends with the latest version), and only
   they are standardised. They are MERGEd by key: a row whose content differs from silver is
   updated, a new one inserted, an identical one left alone; rows whose record has no bronze row
-  any more (privacy erasure, retention) are deleted. A rerun of a date commits nothing.
+  any more (privacy erasure, retention, a rerun of a date delivering fewer rows) are deleted.
+  Looking for those means comparing every key of the table with every key of bronze, so it is
+  done only when bronze may have lost rows since the table was last written: the table property
+  ``scv.silver.bronzeCommits`` records the latest commit of every bronze table read (taken before
+  reading), and the next run reads the bronze tables' history after those commits
+  (``delta_io.rows_removed_since``). When every later commit only added rows (the daily
+  ingestion of a new date), no key can have gone and the comparison is skipped; a DELETE, a
+  rerun that replaced files, a RESTORE, a recreated table or a history it cannot read make it
+  look. A rerun of a date commits nothing.
 - **full**: everything is rebuilt from bronze and the table overwritten. It runs when asked
   (``full_rebuild``, also as the strings "True"/"False" of Airflow templating), when the table
   does not exist or its columns are not the job's, and when the inputs that decide silver's
@@ -72,6 +80,7 @@ PERSON_KEYS = ("record_id",)
 EVENT_KEYS = ("source_system", "event_id")
 
 INPUTS_FINGERPRINT_PROPERTY = "scv.silver.inputsFingerprint"
+BRONZE_COMMITS_PROPERTY = "scv.silver.bronzeCommits"
 SILVER_PERSON_PROPERTIES = {
     **delta_io.stats_columns_property(["record_id", "source_system", "updated_at", SILVER_LOGICAL_DATE]),
     **delta_io.DELETION_VECTORS,
@@ -95,6 +104,51 @@ class TableWrite:
     delivered: int  # rows read again from bronze (incremental: the day's keys)
     written: int  # rows inserted or updated
     deleted: int
+    # Why the run compared the table's keys with bronze's to find rows gone from bronze (a full
+    # rebuild: "full rebuild"); None when bronze only gained rows since the last run.
+    gone_check: str | None = None
+
+
+@dataclass(frozen=True)
+class BronzeCommits:
+    """The latest commit of each bronze table a silver table is built from, and why rows may have
+    left bronze since the commits the silver table recorded (None: bronze only gained rows)."""
+
+    latest: dict[str, delta_io.CommitMark]
+    removal_reason: str | None
+
+    def as_properties(self) -> dict[str, str]:
+        marks = {name: [mark.version, mark.timestamp_ms] for name, mark in sorted(self.latest.items())}
+        return {BRONZE_COMMITS_PROPERTY: json.dumps(marks, separators=(",", ":"))}
+
+
+def _recorded_commits(text: str | None) -> dict[str, delta_io.CommitMark] | None:
+    try:
+        return {name: delta_io.CommitMark(int(v), int(ms)) for name, (v, ms) in json.loads(text).items()}
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def bronze_commits(
+    spark: SparkSession, settings: Settings, sources: Sequence[SourceContract], recorded: str | None
+) -> BronzeCommits:
+    """Read before the bronze data, so a commit landing while the job runs is looked at again by
+    the next run. ``recorded`` is the silver table's ``scv.silver.bronzeCommits`` property."""
+    marks = _recorded_commits(recorded)
+    latest: dict[str, delta_io.CommitMark] = {}
+    reasons: list[str] = []
+    for contract in sources:
+        mark, reason = delta_io.rows_removed_since(
+            spark, settings.table_path("bronze", contract.name), (marks or {}).get(contract.name)
+        )
+        latest[contract.name] = mark
+        if reason is not None and marks is not None:
+            reasons.append(f"bronze/{contract.name}: {reason}")
+    if marks is None:
+        reasons = ["no bronze commits recorded by the table yet"]
+    elif set(marks) - set(latest):
+        reasons.append(f"no bronze table read any more for {sorted(set(marks) - set(latest))}")
+    return BronzeCommits(latest, "; ".join(reasons) or None)
 
 
 def _union(frames: list[DataFrame]) -> DataFrame:
@@ -133,27 +187,41 @@ def _table_properties(spark: SparkSession, path: str) -> dict[str, str]:
     return dict(DeltaTable.forPath(spark, path).detail().select("properties").first()[0] or {})
 
 
-def _set_properties(spark: SparkSession, path: str, properties: dict[str, str]) -> None:
-    """Set the table properties that differ (one commit, none when all are already set)."""
-    current = _table_properties(spark, path)
+def _set_properties(
+    spark: SparkSession, path: str, properties: dict[str, str], current: dict[str, str] | None = None
+) -> None:
+    """Set the table properties that differ (one commit, none when all are already set).
+    ``current``: the table's properties when the caller has them (read when not given)."""
+    current = _table_properties(spark, path) if current is None else current
     changed = {k: v for k, v in properties.items() if current.get(k) != v}
     if changed:
         assignments = ", ".join(f"{delta_io.sql_literal(k)} = {delta_io.sql_literal(v)}" for k, v in changed.items())
         spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({assignments})")
 
 
+def _existing_properties(spark: SparkSession, path: str) -> dict[str, str] | None:
+    """The table's properties; None when there is no table at ``path``."""
+    return _table_properties(spark, path) if delta_io.table_exists(spark, path) else None
+
+
 def full_rebuild_reason(
-    spark: SparkSession, path: str, columns: Sequence[str], fingerprint: str, *, requested: bool
+    spark: SparkSession,
+    path: str,
+    columns: Sequence[str],
+    fingerprint: str,
+    *,
+    requested: bool,
+    properties: dict[str, str] | None,
 ) -> str | None:
-    """Why the table at ``path`` must be rebuilt in full; None when a MERGE of the day's keys is
-    enough."""
+    """Why the table at ``path`` (with table ``properties``, None when there is no table) must be
+    rebuilt in full; None when a MERGE of the day's keys is enough."""
     if requested:
         return "requested"
-    if not delta_io.table_exists(spark, path):
+    if properties is None:
         return "no table yet"
     if tuple(DeltaTable.forPath(spark, path).toDF().columns) != tuple(columns):
         return "table columns differ from the job's"
-    recorded = _table_properties(spark, path).get(INPUTS_FINGERPRINT_PROPERTY)
+    recorded = properties.get(INPUTS_FINGERPRINT_PROPERTY)
     if recorded is None:
         return "no inputs fingerprint yet"
     if recorded != fingerprint:
@@ -169,14 +237,16 @@ def _overwrite(
     properties: dict[str, str],
     fingerprint: str,
     reason: str,
+    bronze: BronzeCommits,
 ) -> TableWrite:
-    """Replace the whole table with ``frame``; the fingerprint is set only after the data is in,
-    so a failure in between leaves a table that the next run rebuilds again."""
+    """Replace the whole table with ``frame``; the fingerprint and the bronze commits read are set
+    only after the data is in, so a failure in between leaves a table that the next run rebuilds
+    again."""
     previous_version = (
         DeltaTable.forPath(spark, path).history(1).first().version if delta_io.table_exists(spark, path) else None
     )
     delta_io.overwrite(frame, path, properties=properties)
-    _set_properties(spark, path, {**properties, INPUTS_FINGERPRINT_PROPERTY: fingerprint})
+    _set_properties(spark, path, {**properties, INPUTS_FINGERPRINT_PROPERTY: fingerprint, **bronze.as_properties()})
     written = spark.read.format("delta").load(path)
     deleted = 0
     if previous_version is not None:
@@ -186,14 +256,14 @@ def _overwrite(
         else:
             deleted = before.count()
     count = written.count()
-    return TableWrite(FULL, reason, delivered=count, written=count, deleted=deleted)
+    return TableWrite(FULL, reason, delivered=count, written=count, deleted=deleted, gone_check="full rebuild")
 
 
 def merge_delivery(
     spark: SparkSession,
     path: str,
     delivered: DataFrame,
-    keys_in_bronze: DataFrame,
+    keys_in_bronze: DataFrame | None,
     keys: Sequence[str],
     *,
     stamp: dict[str, Column] | None = None,
@@ -203,7 +273,7 @@ def merge_delivery(
 
     Rows identical to the table's (every column of ``delivered``, null-safe) are left alone; the
     others are updated or inserted with the ``stamp`` columns added. Table rows whose key is not
-    in ``keys_in_bronze`` are deleted. ``on_rows_to_write`` is called with the rows to be
+    in ``keys_in_bronze`` are deleted (None: bronze lost no row, nothing is looked for). ``on_rows_to_write`` is called with the rows to be
     inserted or updated (cached) before the commit, while they still read as computed. Nothing
     is committed when nothing changed.
     """
@@ -220,15 +290,14 @@ def merge_delivery(
         upserts = delivered.alias("d").join(current_of_delivered.alias("t"), same_row, "left_anti")
         for name, value in (stamp or {}).items():
             upserts = upserts.withColumn(name, value)
-        gone = current.select(*keys).join(keys_in_bronze.select(*keys), list(keys), "left_anti")
-        gone = gone.select(
-            *[F.col(c) if c in keys else F.lit(None).cast(current.schema[c].dataType).alias(c) for c in current.columns]
-        )
-        changes = (
-            upserts.select(*current.columns).withColumn(_CHANGE, F.lit("upsert"))
-            .unionByName(gone.withColumn(_CHANGE, F.lit("delete")))
-            .persist(StorageLevel.MEMORY_AND_DISK)
-        )
+        changes = upserts.select(*current.columns).withColumn(_CHANGE, F.lit("upsert"))
+        if keys_in_bronze is not None:
+            gone = current.select(*keys).join(keys_in_bronze.select(*keys), list(keys), "left_anti")
+            gone = gone.select(
+                *[F.col(c) if c in keys else F.lit(None).cast(current.schema[c].dataType).alias(c) for c in current.columns]
+            )
+            changes = changes.unionByName(gone.withColumn(_CHANGE, F.lit("delete")))
+        changes = changes.persist(StorageLevel.MEMORY_AND_DISK)
         counts = {row[_CHANGE]: row["count"] for row in changes.groupBy(_CHANGE).count().collect()}
         delivered_count = delivered.count()
         written, deleted = counts.get("upsert", 0), counts.get("delete", 0)
@@ -256,11 +325,14 @@ def _person_records(
 ) -> tuple[TableWrite, dict]:
     path = settings.table_path("silver", "person_records")
     fingerprint = inputs_fingerprint(persons, standardised=True)
-    reason = full_rebuild_reason(spark, path, PERSON_TABLE_COLUMNS, fingerprint, requested=requested_full)
+    properties = _existing_properties(spark, path)
+    bronze = bronze_commits(spark, settings, persons, (properties or {}).get(BRONZE_COMMITS_PROPERTY))
+    reason = full_rebuild_reason(spark, path, PERSON_TABLE_COLUMNS, fingerprint, requested=requested_full,
+                                 properties=properties)
     if reason is not None:
         canonical = _union([person_records(spark, settings, c) for c in persons])
         silver = standardise_person_records(canonical, as_of=day).withColumn(SILVER_LOGICAL_DATE, F.lit(day))
-        write = _overwrite(spark, silver, path, PERSON_KEYS, SILVER_PERSON_PROPERTIES, fingerprint, reason)
+        write = _overwrite(spark, silver, path, PERSON_KEYS, SILVER_PERSON_PROPERTIES, fingerprint, reason, bronze)
         report = StandardisationReport.from_silver(spark.read.format("delta").load(path)).as_dict()
         return write, report
 
@@ -272,12 +344,13 @@ def _person_records(
         spark,
         path,
         delivered,
-        _union([person_record_ids(spark, settings, c) for c in persons]),
+        _union([person_record_ids(spark, settings, c) for c in persons]) if bronze.removal_reason else None,
         PERSON_KEYS,
         stamp={SILVER_LOGICAL_DATE: F.lit(day)},
         on_rows_to_write=lambda rows: reports.append(StandardisationReport.from_silver(rows).as_dict()),
     )
-    return write, reports[0]
+    _set_properties(spark, path, bronze.as_properties(), current=properties)
+    return dataclasses.replace(write, gone_check=bronze.removal_reason), reports[0]
 
 
 def _events(
@@ -285,17 +358,21 @@ def _events(
 ) -> TableWrite:
     path = settings.table_path("silver", "events")
     fingerprint = inputs_fingerprint(sources, standardised=False)
-    reason = full_rebuild_reason(spark, path, EVENT_COLUMNS, fingerprint, requested=requested_full)
+    properties = _existing_properties(spark, path)
+    bronze = bronze_commits(spark, settings, sources, (properties or {}).get(BRONZE_COMMITS_PROPERTY))
+    reason = full_rebuild_reason(spark, path, EVENT_COLUMNS, fingerprint, requested=requested_full, properties=properties)
     if reason is not None:
         return _overwrite(spark, _union([events(spark, settings, c) for c in sources]), path, EVENT_KEYS,
-                          SILVER_EVENT_PROPERTIES, fingerprint, reason)
-    return merge_delivery(
+                          SILVER_EVENT_PROPERTIES, fingerprint, reason, bronze)
+    write = merge_delivery(
         spark,
         path,
         _union([events(spark, settings, c, delivered_on=day) for c in sources]),
-        _union([event_keys(spark, settings, c) for c in sources]),
+        _union([event_keys(spark, settings, c) for c in sources]) if bronze.removal_reason else None,
         EVENT_KEYS,
     )
+    _set_properties(spark, path, bronze.as_properties(), current=properties)
+    return dataclasses.replace(write, gone_check=bronze.removal_reason)
 
 
 def run(
@@ -320,9 +397,11 @@ def run(
     written = run_concurrently(spark, tasks)
     person_write, report = written["person_records"]
     log.info(
-        "silver person_records (%s%s): %d delivered, %d written, %d deleted; written rows: %s",
+        "silver person_records (%s%s): %d delivered, %d written, %d deleted (looked for rows gone from bronze: %s); "
+        "written rows: %s",
         person_write.mode, f": {person_write.full_rebuild_reason}" if person_write.full_rebuild_reason else "",
-        person_write.delivered, person_write.written, person_write.deleted, report,
+        person_write.delivered, person_write.written, person_write.deleted,
+        person_write.gone_check or "no, bronze only gained rows", report,
     )
     event_write, event_count = written.get("events", (None, 0))
     if event_write is not None:
@@ -337,10 +416,13 @@ def run(
         "records_delivered": person_write.delivered,
         "records_written": person_write.written,
         "records_deleted": person_write.deleted,
+        # Why the run looked for rows gone from bronze; None: bronze only gained rows, not looked for.
+        "records_gone_check": person_write.gone_check,
         "standardisation": report,
         "standardisation_scope": "table" if person_write.mode == FULL else "rows_written",
         "events": event_count,
         "events_mode": event_write.mode if event_write else None,
         "events_written": event_write.written if event_write else 0,
         "events_deleted": event_write.deleted if event_write else 0,
+        "events_gone_check": event_write.gone_check if event_write else None,
     }
