@@ -150,10 +150,18 @@ def append(df: DataFrame, path: str, partition_by: Iterable[str] = (), propertie
 DELETION_VECTORS = {"delta.enableDeletionVectors": "true"}
 
 
-def ensure_properties(spark: SparkSession, path: str, properties: Mapping[str, str]) -> bool:
+def table_properties(spark: SparkSession, path: str) -> dict[str, str]:
+    return dict(DeltaTable.forPath(spark, path).detail().select("properties").first()["properties"] or {})
+
+
+def ensure_properties(
+    spark: SparkSession, path: str, properties: Mapping[str, str], current: Mapping[str, str] | None = None
+) -> bool:
     """Set the table properties of ``properties`` that the table at ``path`` lacks or holds with
-    another value (tables created before a property was introduced); returns whether it did."""
-    current = DeltaTable.forPath(spark, path).detail().select("properties").first()["properties"] or {}
+    another value (tables created before a property was introduced), in one commit; returns
+    whether it did. ``current``: the table's properties when the caller has them (read when not
+    given)."""
+    current = table_properties(spark, path) if current is None else current
     missing = {k: v for k, v in properties.items() if current.get(k) != v}
     if missing:
         settings = ", ".join(f"{sql_literal(k)} = {sql_literal(v)}" for k, v in sorted(missing.items()))

@@ -183,25 +183,9 @@ def inputs_fingerprint(contracts: Sequence[SourceContract], *, standardised: boo
     return digest.hexdigest()
 
 
-def _table_properties(spark: SparkSession, path: str) -> dict[str, str]:
-    return dict(DeltaTable.forPath(spark, path).detail().select("properties").first()[0] or {})
-
-
-def _set_properties(
-    spark: SparkSession, path: str, properties: dict[str, str], current: dict[str, str] | None = None
-) -> None:
-    """Set the table properties that differ (one commit, none when all are already set).
-    ``current``: the table's properties when the caller has them (read when not given)."""
-    current = _table_properties(spark, path) if current is None else current
-    changed = {k: v for k, v in properties.items() if current.get(k) != v}
-    if changed:
-        assignments = ", ".join(f"{delta_io.sql_literal(k)} = {delta_io.sql_literal(v)}" for k, v in changed.items())
-        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({assignments})")
-
-
 def _existing_properties(spark: SparkSession, path: str) -> dict[str, str] | None:
     """The table's properties; None when there is no table at ``path``."""
-    return _table_properties(spark, path) if delta_io.table_exists(spark, path) else None
+    return delta_io.table_properties(spark, path) if delta_io.table_exists(spark, path) else None
 
 
 def full_rebuild_reason(
@@ -246,7 +230,7 @@ def _overwrite(
         DeltaTable.forPath(spark, path).history(1).first().version if delta_io.table_exists(spark, path) else None
     )
     delta_io.overwrite(frame, path, properties=properties)
-    _set_properties(spark, path, {**properties, INPUTS_FINGERPRINT_PROPERTY: fingerprint, **bronze.as_properties()})
+    delta_io.ensure_properties(spark, path, {**properties, INPUTS_FINGERPRINT_PROPERTY: fingerprint, **bronze.as_properties()})
     written = spark.read.format("delta").load(path)
     deleted = 0
     if previous_version is not None:
@@ -349,7 +333,7 @@ def _person_records(
         stamp={SILVER_LOGICAL_DATE: F.lit(day)},
         on_rows_to_write=lambda rows: reports.append(StandardisationReport.from_silver(rows).as_dict()),
     )
-    _set_properties(spark, path, bronze.as_properties(), current=properties)
+    delta_io.ensure_properties(spark, path, bronze.as_properties(), current=properties)
     return dataclasses.replace(write, gone_check=bronze.removal_reason), reports[0]
 
 
@@ -371,7 +355,7 @@ def _events(
         _union([event_keys(spark, settings, c) for c in sources]) if bronze.removal_reason else None,
         EVENT_KEYS,
     )
-    _set_properties(spark, path, bronze.as_properties(), current=properties)
+    delta_io.ensure_properties(spark, path, bronze.as_properties(), current=properties)
     return dataclasses.replace(write, gone_check=bronze.removal_reason)
 
 
