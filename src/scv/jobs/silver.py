@@ -257,9 +257,9 @@ def merge_delivery(
 
     Rows identical to the table's (every column of ``delivered``, null-safe) are left alone; the
     others are updated or inserted with the ``stamp`` columns added. Table rows whose key is not
-    in ``keys_in_bronze`` are deleted (None: bronze lost no row, nothing is looked for). ``on_rows_to_write`` is called with the rows to be
-    inserted or updated (cached) before the commit, while they still read as computed. Nothing
-    is committed when nothing changed.
+    in ``keys_in_bronze`` are deleted (None: bronze lost no row, nothing is looked for).
+    ``on_rows_to_write`` is called with the rows to be inserted or updated (cached) before the
+    commit, while they still read as computed. Nothing is committed when nothing changed.
     """
     target = DeltaTable.forPath(spark, path)
     current = target.toDF()
