@@ -245,3 +245,32 @@ def test_publishing_changes_marks_replaced_rows_with_deletion_vectors(spark, tmp
     assert (int(metrics["numTargetFilesRemoved"]), int(metrics["numTargetRowsCopied"])) == (0, 0), metrics
     table = {r.customer_id: r.value for r in spark.read.format("delta").load(path).collect()}
     assert len(table) == 50 and table["C7"] == "new value" and table["C99"] == "new customer" and "C3" not in table
+
+
+def cache_is_empty(spark) -> bool:
+    return spark._jsparkSession.sharedState().cacheManager().isEmpty()
+
+
+def test_a_build_reports_its_steps_and_a_failed_one_leaves_nothing_cached(spark, lakes, monkeypatch):
+    daily, _ = lakes
+    write_inputs(spark, daily, [ANN_CRM, ANN_WEB, BOB], {"crm:1": "C1", "webshop:1": "C1", "loyalty:2": "C2"})
+    spark.catalog.clearCache()
+    golden_job.run(spark, daily, logical_date="2026-01-10", run_id="r1")
+    golden_job.publish(spark, daily, logical_date="2026-01-10", run_id="r1")
+    write_inputs(spark, daily, [ANN_CRM, ANN_WEB, BOB, CY], {"crm:1": "C1", "webshop:1": "C1", "loyalty:2": "C2", "crm:3": "C3"})
+
+    summary = golden_job.run(spark, daily, logical_date="2026-01-11", run_id="r2")
+    assert (summary["mode"], summary["customers_staged"]) == ("incremental", 1)
+    assert set(summary["seconds"]) == {"fingerprint", "compare", "deletes", "stage", "count"}
+    assert all(seconds > 0 for seconds in summary["seconds"].values())
+    assert cache_is_empty(spark)
+
+    # A build failing half-way (here: in survivorship, after the inputs, fingerprints, the
+    # published gold and the affected customers were cached) releases what it cached.
+    def broken(records, policy):
+        raise RuntimeError("survivorship failed")
+
+    monkeypatch.setattr(golden_job, "build_golden", broken)
+    with pytest.raises(RuntimeError, match="survivorship failed"):
+        golden_job.run(spark, daily, logical_date="2026-01-11", run_id="r3")
+    assert cache_is_empty(spark)

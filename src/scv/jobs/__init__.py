@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 JOBS: dict[str, str] = {
     "bronze_ingest": "scv.jobs.bronze:run",
@@ -40,3 +42,18 @@ def parse_date(value: str | dt.date) -> dt.date:
     if isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value)[:10])
+
+
+class StepClock:
+    """Wall seconds per named step of one job run, reported in its summary."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 3)

@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from functools import reduce
 
 from delta.tables import DeltaTable
@@ -54,6 +55,7 @@ from scv.golden.pseudonymise import (
 )
 from scv.golden.publish import HASH_COLUMN, merge_changes, merge_snapshot, with_content_hash
 from scv.golden.survivorship import build_golden, with_record_flags
+from scv.jobs import StepClock
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +166,31 @@ def _stage(frame: DataFrame, fingerprints: DataFrame, path: str, properties: dic
     delta_io.overwrite(with_content_hash(staged), path, properties=properties, user_metadata=metadata)
 
 
+def _published(
+    spark: SparkSession, settings: Settings, policies: list[SurvivorshipPolicy], *, incremental: bool
+) -> dict[str, DataFrame]:
+    """Every existing gold table; for an ``incremental`` build (whose gold tables all have the
+    current layout) projected on the columns it compares, deletes and counts with. It caches
+    them, so each table is read once, not three times."""
+    analytics = {policy.table for policy in policies}
+    frames = {}
+    for name in staged_layouts(policies):
+        path = settings.table_path("gold", name)
+        if not delta_io.table_exists(spark, path):
+            continue
+        if name == XREF_TABLE:
+            columns = [*XREF_DELETE_COLUMNS, FINGERPRINT_COLUMN]
+        elif name in analytics:
+            columns = ["customer_id", FINGERPRINT_COLUMN, "email_hmac", "phone_hmac", "is_suppressed",
+                       "email_contactable", "postal_contactable"]
+        else:
+            columns = ["customer_id", FINGERPRINT_COLUMN]
+        frames[name] = _load(spark, path).select(*columns) if incremental else _load(spark, path)
+    return frames
+
+
 def _customers_to_restage(
-    spark: SparkSession,
-    settings: Settings,
+    published: dict[str, DataFrame],
     policies: list[SurvivorshipPolicy],
     fingerprints: DataFrame,
     inputs: DataFrame,
@@ -177,24 +201,23 @@ def _customers_to_restage(
     stale = []
     for policy in policies:
         for name in (policy.table, policy.pii_table):
-            stale.append(fingerprint_mismatches(fingerprints, _load(spark, settings.table_path("gold", name))))
-        stale.append(suppression_changed(_load(spark, settings.table_path("gold", policy.table)), suppression))
+            stale.append(fingerprint_mismatches(fingerprints, published[name]))
+        stale.append(suppression_changed(published[policy.table], suppression))
     expected_xref = inputs.select(*XREF_KEYS, "customer_id").join(fingerprints, "customer_id")
-    stale.append(fingerprint_mismatches(expected_xref, _load(spark, settings.table_path("gold", XREF_TABLE)), XREF_KEYS))
+    stale.append(fingerprint_mismatches(expected_xref, published[XREF_TABLE], XREF_KEYS))
     return reduce(DataFrame.unionByName, stale).distinct().join(fingerprints.select("customer_id"), "customer_id", "left_semi")
 
 
-def _gone_keys(spark: SparkSession, settings: Settings, name: str, inputs: DataFrame, customers: DataFrame) -> DataFrame:
-    """The keys of ``gold/<name>`` this build no longer produces (empty while there is no table)."""
-    path = settings.table_path("gold", name)
+def _gone_keys(spark: SparkSession, published: DataFrame | None, name: str, inputs: DataFrame, customers: DataFrame) -> DataFrame:
+    """The keys of gold table ``name`` (``published``; None while there is none) this build no
+    longer produces."""
     if name == XREF_TABLE:
-        if not delta_io.table_exists(spark, path):
+        if published is None:
             return spark.createDataFrame([], ", ".join(f"{c} string" for c in XREF_DELETE_COLUMNS))
-        published = _load(spark, path).select(*XREF_DELETE_COLUMNS)
-        return published.join(inputs.select(*XREF_KEYS), XREF_KEYS, "left_anti")
-    if not delta_io.table_exists(spark, path):
+        return published.select(*XREF_DELETE_COLUMNS).join(inputs.select(*XREF_KEYS), XREF_KEYS, "left_anti")
+    if published is None:
         return spark.createDataFrame([], "customer_id string")
-    return _load(spark, path).select("customer_id").join(customers, "customer_id", "left_anti")
+    return published.select("customer_id").join(customers, "customer_id", "left_anti")
 
 
 def _counts(frame: DataFrame) -> dict[str, int]:
@@ -220,7 +243,8 @@ def run(
     missing or laid out differently (see the module docs). Summary: ``customers`` and each
     definition's ``customers`` / ``email_contactable`` / ``postal_contactable`` count the golden
     table as it is after publishing this staging; ``customers_staged`` and ``customers_deleted``
-    what this run changes; ``mode``. Needs the HMAC key (:func:`scv.privacy.keyed_hash.resolve_hmac_key`).
+    what this run changes; ``mode``; ``seconds``, the wall time of each step (fingerprint,
+    compare, deletes, stage, count). Needs the HMAC key (:func:`scv.privacy.keyed_hash.resolve_hmac_key`).
     """
     from scv.privacy.keyed_hash import resolve_hmac_key
 
@@ -231,84 +255,112 @@ def run(
     mode = FULL if _as_flag(full_rebuild) or not gold_layout_is_current(spark, settings, layouts) else INCREMENTAL
     metadata = json.dumps({MODE_METADATA_KEY: mode, "build": uuid.uuid4().hex, "logical_date": logical_date, "run_id": run_id})
 
-    silver = _load(spark, settings.table_path("silver", "person_records"))
-    assignment = _load(spark, settings.table_path("silver", "record_customer"))
-    inputs = golden_inputs(silver, assignment).persist()
-    fingerprints = customer_fingerprints(inputs, run_digest(policies, key)).persist()
-    customers = fingerprints.select("customer_id")
+    clock = StepClock()
+    cached: list[DataFrame] = []  # released in the finally, so a failed build leaves nothing cached
+
+    def cache(frame: DataFrame) -> DataFrame:
+        cached.append(frame.persist())
+        return frame
+
+    try:
+        summary = _build(spark, settings, policies, primary, layouts, mode, metadata, key, clock, cache)
+    finally:
+        for frame in cached:
+            frame.unpersist()
+    summary.update(logical_date=logical_date, run_id=run_id, seconds=clock.seconds)
+    log.info("build_golden %s: %d customer(s) staged, %d deleted, %d in total; seconds %s", mode,
+             summary["customers_staged"], summary["customers_deleted"], summary["customers"], clock.seconds)
+    return summary
+
+
+def _build(
+    spark: SparkSession,
+    settings: Settings,
+    policies: list[SurvivorshipPolicy],
+    primary: SurvivorshipPolicy,
+    layouts: dict[str, tuple[str, ...]],
+    mode: str,
+    metadata: str,
+    key: bytes,
+    clock: StepClock,
+    cache: Callable[[DataFrame], DataFrame],
+) -> dict:
+    """The body of :func:`run`: stages every table and returns its summary (without the run's
+    ids). ``cache`` persists a frame for the rest of the build."""
+    with clock.step("fingerprint"):
+        silver = _load(spark, settings.table_path("silver", "person_records"))
+        assignment = _load(spark, settings.table_path("silver", "record_customer"))
+        inputs = cache(golden_inputs(silver, assignment))
+        fingerprints = cache(customer_fingerprints(inputs, run_digest(policies, key)))
+        customers = fingerprints.select("customer_id")
+        summary: dict = {"mode": mode, "records": inputs.count(), "definitions": {}}
     suppression = _suppression(spark, settings)
-    if mode == INCREMENTAL:
-        affected = _customers_to_restage(spark, settings, policies, fingerprints, inputs, suppression).persist()
-        records = inputs.join(affected, "customer_id", "left_semi")
-    else:
-        affected = customers
-        records = inputs
-    records = with_record_flags(records).persist()
-    summary: dict = {
-        "logical_date": logical_date,
-        "run_id": run_id,
-        "mode": mode,
-        "records": inputs.count(),
-        "customers_staged": affected.count(),
-        "definitions": {},
-    }
+    published = _published(spark, settings, policies, incremental=mode == INCREMENTAL)
+    with clock.step("compare"):
+        if mode == INCREMENTAL:
+            published = {name: cache(frame) for name, frame in published.items()}
+            affected = cache(_customers_to_restage(published, policies, fingerprints, inputs, suppression))
+            records = inputs.join(affected, "customer_id", "left_semi")
+            # What the staged rows carry: the restaged customers' fingerprints, a small frame.
+            staged_fingerprints = cache(fingerprints.join(affected, "customer_id", "left_semi"))
+        else:
+            affected = customers
+            records = inputs
+            staged_fingerprints = fingerprints
+        records = cache(with_record_flags(records))
+        summary["customers_staged"] = affected.count()
+
     # The deletes first, the staged rows last: the staged table's commit says what publish does.
     # (Delta skips committing an empty table over an empty one, so only the staged rows carry
     # the build's metadata reliably.)
     # Every table is its own Delta transaction: each group is written concurrently.
     def write_gone(name: str) -> None:
-        gone = _gone_keys(spark, settings, name, inputs, customers)
+        gone = _gone_keys(spark, published.get(name), name, inputs, customers)
         delta_io.overwrite(gone, settings.table_path("staging", deletes_table(name)), properties=DELETES_PROPERTIES)
 
-    run_concurrently(spark, {name: functools.partial(write_gone, name) for name in layouts})
-    gone_customers = reduce(
-        DataFrame.unionByName,
-        [_load(spark, settings.table_path("staging", deletes_table(name))) for name in layouts if name != XREF_TABLE],
-    ).distinct().persist()  # read again by every definition's counts
-    summary["customers_deleted"] = gone_customers.count()
+    with clock.step("deletes"):
+        run_concurrently(spark, {name: functools.partial(write_gone, name) for name in layouts})
+        gone_customers = cache(reduce(
+            DataFrame.unionByName,
+            [_load(spark, settings.table_path("staging", deletes_table(name))) for name in layouts if name != XREF_TABLE],
+        ).distinct())  # read again by every definition's counts
+        summary["customers_deleted"] = gone_customers.count()
 
-    goldens = {policy.table: build_golden(records, policy).persist() for policy in policies}
-    stages = {}
-    for policy in policies:
-        golden = goldens[policy.table]
-        if policy is primary:
-            stages[XREF_TABLE] = (cross_reference(records, golden), XREF_PROPERTIES)
-        analytics, personal = split_personal(golden, key, suppression)
-        stages[policy.table] = (analytics, GOLDEN_PROPERTIES)
-        stages[policy.pii_table] = (personal, PII_PROPERTIES)
-    run_concurrently(spark, {
-        name: functools.partial(_stage, frame, fingerprints, settings.table_path("staging", name), properties, metadata)
-        for name, (frame, properties) in stages.items()
-    })
+    with clock.step("stage"):
+        goldens = {policy.table: cache(build_golden(records, policy)) for policy in policies}
+        stages = {}
+        for policy in policies:
+            golden = goldens[policy.table]
+            if policy is primary:
+                stages[XREF_TABLE] = (cross_reference(records, golden), XREF_PROPERTIES)
+            analytics, personal = split_personal(golden, key, suppression)
+            stages[policy.table] = (analytics, GOLDEN_PROPERTIES)
+            stages[policy.pii_table] = (personal, PII_PROPERTIES)
+        run_concurrently(spark, {
+            name: functools.partial(_stage, frame, staged_fingerprints, settings.table_path("staging", name), properties, metadata)
+            for name, (frame, properties) in stages.items()
+        })
 
     def definition_counts(policy: SurvivorshipPolicy) -> dict[str, int]:
         counts = _counts(_load(spark, settings.table_path("staging", policy.table)))
         if mode == INCREMENTAL:
             # The rows gold keeps: every published customer neither restaged nor deleted.
             kept = _counts(
-                _load(spark, settings.table_path("gold", policy.table))
+                published[policy.table]
                 .join(affected, "customer_id", "left_anti")
                 .join(gone_customers, "customer_id", "left_anti")
             )
             counts = {k: counts[k] + kept[k] for k in counts}
         return counts
 
-    summary["definitions"] = run_concurrently(
-        spark,
-        {policy.table: functools.partial(definition_counts, policy) for policy in policies}
-    )
+    with clock.step("count"):
+        summary["definitions"] = run_concurrently(
+            spark,
+            {policy.table: functools.partial(definition_counts, policy) for policy in policies}
+        )
     for policy in policies:
-        goldens[policy.table].unpersist()
         log.info("staged %s and %s (%s): %s", policy.table, policy.pii_table, mode, summary["definitions"][policy.table])
-    records.unpersist()
-    gone_customers.unpersist()
-    if mode == INCREMENTAL:
-        affected.unpersist()
-    fingerprints.unpersist()
-    inputs.unpersist()
     summary["customers"] = summary["definitions"][primary.table]["customers"]
-    log.info("build_golden %s: %d customer(s) staged, %d deleted, %d in total", mode, summary["customers_staged"],
-             summary["customers_deleted"], summary["customers"])
     return summary
 
 

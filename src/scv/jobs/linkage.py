@@ -35,8 +35,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import time
-from contextlib import contextmanager
 from functools import reduce
 from pathlib import Path
 
@@ -47,7 +45,7 @@ from pyspark.sql import functions as F
 from scv import delta_io
 from scv.config import Settings
 from scv.identity import assign_customer_ids
-from scv.jobs import parse_date
+from scv.jobs import StepClock, parse_date
 from scv.linkage import LinkageConfig, cluster_records, latest_model, load_trained_model, predict_incremental, predict_pairs, train_model
 from scv.linkage.blocking import blocking_field_coverage
 from scv.linkage.dashboards import dashboards_dir, sample_clusters, write_dashboards
@@ -230,21 +228,6 @@ def review_queue(
     left = silver.select(F.col("record_id").alias("record_id_l"), *[F.col(c).alias(f"{c}_l") for c in REVIEW_FIELDS])
     right = silver.select(F.col("record_id").alias("record_id_r"), *[F.col(c).alias(f"{c}_r") for c in REVIEW_FIELDS])
     return band.join(left, "record_id_l").join(right, "record_id_r")
-
-
-class StepClock:
-    """Wall seconds per named step of one job run, reported in its summary."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def step(self, name: str):
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 3)
 
 
 def run(
