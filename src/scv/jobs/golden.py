@@ -170,8 +170,8 @@ def _published(
     spark: SparkSession, settings: Settings, policies: list[SurvivorshipPolicy], *, incremental: bool
 ) -> dict[str, DataFrame]:
     """Every existing gold table; for an ``incremental`` build (whose gold tables all have the
-    current layout) projected on the columns it compares, deletes and counts with. It caches
-    them, so each table is read once, not three times."""
+    current layout) projected on the columns it compares, deletes and counts with, which that
+    build caches so each table is read once, not three times."""
     analytics = {policy.table for policy in policies}
     frames = {}
     for name in staged_layouts(policies):
